@@ -1,0 +1,5 @@
+"""Allows `python -m distributie`."""
+
+from distributie.cli import main
+
+main()
