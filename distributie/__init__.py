@@ -1,3 +1,3 @@
-"""distributie: personal e-mails with a personalised attachment to every burgemeester of a region."""
+"""distributie: a personal e-mail with a personalised attachment to every burgemeester."""
 
 __version__ = "0.1.0"

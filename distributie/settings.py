@@ -16,7 +16,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from distributie.errors import ConfigError
 
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$", re.IGNORECASE)
-_PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+_PERIODS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+}
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
 

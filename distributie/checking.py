@@ -1,0 +1,77 @@
+"""Validates a recipient list against a mailing: every row rendered, every problem reported at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from distributie.errors import InputError, Problem
+from distributie.mailing import Mailing, load_mailing
+from distributie.recipients import Recipient, RecipientList, read_recipients
+from distributie.rendering import CompiledMailing, RenderedMessage, RenderError, compile_mailing
+
+# Headers, MIME boundaries and base64's 4/3 growth, rounded up.
+_MIME_OVERHEAD = 4096
+_BASE64_GROWTH = 1.37
+
+
+@dataclass(frozen=True)
+class CheckedMailing:
+    """A mailing and a list that passed every check: ready to render and send."""
+
+    mailing: Mailing
+    compiled: CompiledMailing
+    recipients: RecipientList
+    sample: RenderedMessage  # the first recipient's message
+
+
+def estimated_size(rendered: RenderedMessage) -> int:
+    size = len(rendered.text.encode()) * 1.1 + _MIME_OVERHEAD
+    if rendered.html is not None:
+        size += len(rendered.html.encode()) * 1.1
+    size += sum(len(a.content) * _BASE64_GROWTH for a in rendered.attachments)
+    return int(size)
+
+
+def _render_problem(recipients: RecipientList, recipient: Recipient, exc: RenderError) -> Problem:
+    return Problem(str(recipients.path), str(exc), row=recipient.row, column=exc.variable)
+
+
+def check_mailing(
+    mailing_dir: Path, recipients_path: Path | None, max_message_bytes: int
+) -> CheckedMailing:
+    """Load and check everything; raises InputError listing every problem found."""
+    mailing = load_mailing(mailing_dir)
+    compiled = compile_mailing(mailing)
+    path = recipients_path or mailing.default_recipients
+    if path is None:
+        raise InputError(
+            [Problem(str(mailing_dir / "mailing.toml"), "no recipient list: give --recipients")]
+        )
+    recipients = read_recipients(path, mailing.spec.required_columns)
+    if not recipients.recipients:
+        raise InputError([Problem(str(path), "the list has no recipients")])
+
+    problems: list[Problem] = []
+    sample: RenderedMessage | None = None
+    for recipient in recipients.recipients:
+        try:
+            rendered = compiled.render(recipient.context(), verify=True)
+        except RenderError as exc:
+            problems.append(_render_problem(recipients, recipient, exc))
+            continue
+        size = estimated_size(rendered)
+        if size > max_message_bytes:
+            problems.append(
+                Problem(
+                    str(path),
+                    f"the message would be about {size / 1e6:.1f} MB, more than the limit of "
+                    f"{max_message_bytes / 1e6:.1f} MB (DISTRIBUTIE_MAX_MESSAGE_BYTES)",
+                    row=recipient.row,
+                )
+            )
+        sample = sample or rendered
+    if problems:
+        raise InputError(problems)
+    assert sample is not None
+    return CheckedMailing(mailing, compiled, recipients, sample)

@@ -1,0 +1,482 @@
+"""Read a recipient list (CSV or .xlsx) the way a secretariat exports it from Excel.
+
+Every row is validated and every problem is reported at once; a list with any problem is rejected.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+
+from distributie.errors import InputError, Problem
+
+# These columns end up in e-mail headers (To, Subject, attachment names): a CR or LF in them
+# would let a cell inject headers, so they get no control characters at all.
+HEADER_BOUND_COLUMNS = frozenset(
+    {"gemeente", "email", "aanhef", "titel", "voorletters", "tussenvoegsel", "achternaam"}
+)
+ALWAYS_REQUIRED = ("gemeente", "email")
+
+_AANHEF = {
+    "heer": "heer",
+    "de heer": "heer",
+    "dhr": "heer",
+    "dhr.": "heer",
+    "de hr.": "heer",
+    "de hr": "heer",
+    "mevrouw": "mevrouw",
+    "mevr": "mevrouw",
+    "mevr.": "mevrouw",
+    "mw.": "mevrouw",
+    "mw": "mevrouw",
+}
+_AANHEF_ALLOWED = (
+    "heer (also 'de heer', 'dhr.', 'de hr.'), mevrouw (also 'mevr.', 'mw.') or empty"
+)
+
+# Category Cc is exactly U+0000-U+001F and U+007F-U+009F; a regex is much faster than
+# unicodedata.category() per character on a 40,000-row list.
+_HEADER_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_BODY_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+_CHAR_NAMES = {"\r": "carriage return", "\n": "line feed", "\t": "tab"}
+
+_WHITESPACE = re.compile(r"\s+")
+_NOT_KEY = re.compile(r"[^a-z0-9]+")
+_CSV_DELIMITERS = (";", ",", "\t")
+_CSV_UNDEFINED_CP1252 = "0x81, 0x8D, 0x8F, 0x90 and 0x9D"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One row of the list: a gemeente and the burgemeester's address."""
+
+    row: int  # as Excel shows it: the header is row 1
+    gemeente: str
+    email: str  # normalised ASCII address (IDN domain as punycode)
+    fields: dict[str, str] = field(hash=False)  # every column, raw (stripped) values
+    key: str  # recipient_key(gemeente)
+
+    def context(self) -> dict[str, object]:
+        """What templates see: every column, plus the derived forms of address."""
+        get = self.fields.get
+        aanhef = normalise_aanhef(get("aanhef", "")) or ""
+        tussenvoegsel = get("tussenvoegsel", "")
+        achternaam = get("achternaam", "")
+        if achternaam and tussenvoegsel:
+            # After "heer"/"mevrouw" the tussenvoegsel is capitalised: "heer Van der Berg".
+            achternaam_volledig = f"{tussenvoegsel[:1].upper()}{tussenvoegsel[1:]} {achternaam}"
+        else:
+            achternaam_volledig = achternaam
+        if aanhef and achternaam_volledig:
+            aanspreking = f"{aanhef} {achternaam_volledig}"
+        else:
+            aanspreking = "burgemeester"
+        naam_parts = (get("titel", ""), get("voorletters", ""), tussenvoegsel, achternaam)
+        punten = [p.strip() for p in get("consultatiepunten", "").split("|")]
+        return {
+            **self.fields,
+            "aanhef": aanhef,
+            "achternaam_volledig": achternaam_volledig,
+            "aanspreking": aanspreking,
+            "naam": " ".join(p for p in naam_parts if p),
+            "punten": [p for p in punten if p],
+        }
+
+
+@dataclass(frozen=True)
+class RecipientList:
+    path: Path
+    sha256: str  # of the file's bytes
+    columns: list[str] = field(hash=False)  # normalised header names, in file order
+    recipients: list[Recipient] = field(hash=False)
+
+
+def recipient_key(gemeente: str) -> str:
+    """A stable ASCII slug, safe as a file name: "Súdwest/Fryslân" -> "sudwest-fryslan"."""
+    decomposed = unicodedata.normalize("NFKD", gemeente)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # casefold, not lower: "ß" becomes "ss" instead of a dash.
+    return _NOT_KEY.sub("-", stripped.casefold()).strip("-")
+
+
+def normalise_header(name: str) -> str:
+    return _WHITESPACE.sub("_", name.strip().lower())
+
+
+def normalise_aanhef(value: str) -> str | None:
+    """"heer", "mevrouw", "" for an empty value, or None when it is not a known aanhef."""
+    cleaned = _WHITESPACE.sub(" ", value.strip().lower())
+    if not cleaned:
+        return ""
+    return _AANHEF.get(cleaned)
+
+
+def read_recipients(
+    path: Path, required_columns: Sequence[str] = ALWAYS_REQUIRED
+) -> RecipientList:
+    """Read and validate a list; raise InputError listing every problem.
+
+    gemeente and email are always required, whatever required_columns says.
+    """
+    file = str(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise InputError(
+            [
+                Problem(
+                    file,
+                    f"unsupported file type {path.suffix or '(none)'!r}; "
+                    "save the list as .xlsx or as CSV (.csv)",
+                )
+            ]
+        )
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError([Problem(file, "the file does not exist")]) from None
+    except IsADirectoryError:
+        raise InputError([Problem(file, "this is a folder, not a file")]) from None
+    except OSError as exc:
+        raise InputError([Problem(file, f"the file cannot be read: {exc.strerror}")]) from None
+
+    problems: list[Problem] = []
+    table = _read_csv(file, data, problems) if suffix == ".csv" else _read_xlsx(file, data, problems)
+    columns, recipients = _validate(file, table, required_columns, problems)
+    if problems:
+        raise InputError(problems)
+    return RecipientList(
+        path=path,
+        sha256=hashlib.sha256(data).hexdigest(),
+        columns=columns,
+        recipients=recipients,
+    )
+
+
+# --- reading: both formats become a list of (row number, raw cells) --------------------------
+
+Table = list[tuple[int, list[str]]]
+
+
+def _read_csv(file: str, data: bytes, problems: list[Problem]) -> Table:
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        problems.append(
+            Problem(
+                file,
+                f"the file contains a NUL byte at byte offset {nul}; is this really a CSV export?",
+                row=_row_at_byte(data, nul),
+            )
+        )
+        return []
+    text = _decode(file, data, problems)
+    if text is None:
+        return []
+    delimiter = _detect_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    table: Table = []
+    row = 0
+    try:
+        for row, cells in enumerate(reader, start=1):  # noqa: B007 - row is used after the loop
+            table.append((row, cells))
+    except csv.Error as exc:
+        problems.append(Problem(file, _csv_error_reason(exc), row=row + 1))
+    return table
+
+
+def _decode(file: str, data: bytes, problems: list[Problem]) -> str | None:
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            offset = exc.start + 3
+            problems.append(
+                Problem(
+                    file,
+                    f"the file starts as UTF-8 but byte 0x{data[offset]:02X} at byte offset "
+                    f"{offset} is not valid UTF-8",
+                    row=_row_at_byte(data, offset),
+                )
+            )
+            return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        utf8_offset = exc.start
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        offset = exc.start
+    reason = (
+        f"the file is neither UTF-8 nor Windows-1252: byte 0x{data[offset]:02X} at byte offset "
+        f"{offset} is undefined in Windows-1252 ({_CSV_UNDEFINED_CP1252} are)"
+    )
+    if utf8_offset != offset:
+        reason += f", and byte offset {utf8_offset} is not valid UTF-8"
+    reason += "; save the list again as 'CSV UTF-8' or as .xlsx"
+    problems.append(Problem(file, reason, row=_row_at_byte(data, offset)))
+    return None
+
+
+def _detect_delimiter(text: str) -> str:
+    first_line = text.split("\n", 1)[0]
+    unquoted = re.sub(r'"[^"]*"', "", first_line)
+    counts = {d: unquoted.count(d) for d in _CSV_DELIMITERS}
+    best = max(_CSV_DELIMITERS, key=lambda d: counts[d])  # ties: the first, ";" (Dutch Excel)
+    return best if counts[best] else ","
+
+
+def _row_at_byte(data: bytes, offset: int) -> int:
+    """The CSV record (= Excel row) that byte `offset` falls in; quoted newlines count right."""
+    # latin-1 maps every byte to one character, and CSV structure is ASCII in all our encodings.
+    text = data[:offset].decode("latin-1")
+    # A sentinel character makes the reader count the record the offset falls in, even when the
+    # offset is at the very start of a record.
+    reader = csv.reader(io.StringIO(text + "x", newline=""), delimiter=_detect_delimiter(text))
+    try:
+        return sum(1 for _ in reader)
+    except csv.Error:
+        return text.count("\n") + 1
+
+
+def _csv_error_reason(exc: csv.Error) -> str:
+    message = str(exc)
+    if "unexpected end of data" in message:
+        return 'a quoted cell starting in this row is never closed (a closing " is missing)'
+    if "expected after" in message:
+        return 'a " inside a quoted cell must be doubled (""); the CSV cannot be read from here'
+    return f"the CSV cannot be read from here: {message}"
+
+
+def _read_xlsx(file: str, data: bytes, problems: list[Problem]) -> Table:
+    import openpyxl  # slow to import; CSV users need not pay for it
+
+    table: Table = []
+    # openpyxl raises a zoo of exception types (BadZipFile, KeyError, ValueError, XML errors)
+    # for damaged files; all mean the same to the user.
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            if not workbook.worksheets:
+                problems.append(Problem(file, "the workbook has no worksheet"))
+                return []
+            sheet = workbook.worksheets[0]
+            sheet.reset_dimensions()  # stored dimensions are often wrong in exported files
+            for row, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
+                table.append((row, [_cell_text(v) for v in values]))
+        finally:
+            workbook.close()
+    except Exception as exc:
+        problems.append(
+            Problem(
+                file,
+                f"this is not a readable .xlsx workbook ({type(exc).__name__}: {exc}); "
+                "open it in Excel and save it again",
+            )
+        )
+        return []
+    return table
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time():
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
+
+
+def _validate(
+    file: str, table: Table, required_columns: Sequence[str], problems: list[Problem]
+) -> tuple[list[str], list[Recipient]]:
+    if not table:
+        if not problems:
+            problems.append(Problem(file, "the file is empty"))
+        return [], []
+    header_row, raw_header = table[0]
+    data_rows = [(row, [c.strip() for c in cells]) for row, cells in table[1:]]
+    data_rows = [(row, cells) for row, cells in data_rows if any(cells)]
+    width = max([len(raw_header), *(len(cells) for _, cells in data_rows)])
+    names = [normalise_header(c) for c in raw_header] + [""] * (width - len(raw_header))
+
+    if not any(names):
+        problems.append(Problem(file, "the first row (the header) is empty", row=header_row))
+        return [], []
+
+    columns: list[str] = []
+    positions: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if not name:
+            used_by = next((row for row, cells in data_rows if _cell(cells, index)), None)
+            if used_by is not None:
+                problems.append(
+                    Problem(
+                        file,
+                        f"column {_column_letter(index)} has no name in the header, "
+                        f"but row {used_by} has data in it",
+                        row=header_row,
+                        column=_column_letter(index),
+                    )
+                )
+            continue
+        if name in positions:
+            problems.append(
+                Problem(
+                    file,
+                    f"column {name!r} appears twice in the header (columns "
+                    f"{_column_letter(positions[name])} and {_column_letter(index)})",
+                    row=header_row,
+                    column=name,
+                )
+            )
+            continue
+        positions[name] = index
+        columns.append(name)
+
+    required = dict.fromkeys(normalise_header(c) for c in (*ALWAYS_REQUIRED, *required_columns))
+    for name in required:
+        if name not in positions:
+            problems.append(
+                Problem(
+                    file,
+                    f"required column {name!r} is missing; the header has: "
+                    + (", ".join(columns) or "(no names)"),
+                    row=header_row,
+                    column=name,
+                )
+            )
+
+    recipients: list[Recipient] = []
+    seen_gemeente: dict[str, int] = {}
+    seen_key: dict[str, tuple[int, str]] = {}
+    seen_email: dict[str, int] = {}
+    has_gemeente = "gemeente" in positions
+    has_email = "email" in positions
+    has_aanhef = "aanhef" in positions
+    for row, cells in data_rows:
+        fields = {name: _cell(cells, index) for name, index in positions.items()}
+        row_ok = True
+
+        def bad(column: str, value: str, reason: str, row: int = row) -> None:
+            nonlocal row_ok
+            row_ok = False
+            problems.append(Problem(file, reason, row=row, column=column, value=value))
+
+        for name, value in fields.items():
+            forbidden = _HEADER_FORBIDDEN if name in HEADER_BOUND_COLUMNS else _BODY_FORBIDDEN
+            found = forbidden.search(value)
+            if found:
+                char = found.group()
+                description = _CHAR_NAMES.get(char, "a control character")
+                where = (
+                    "this column ends up in e-mail headers"
+                    if name in HEADER_BOUND_COLUMNS
+                    else "control characters are not text"
+                )
+                bad(name, value, f"contains {description} (U+{ord(char):04X}); {where}")
+
+        gemeente = fields.get("gemeente", "")
+        key = recipient_key(gemeente)
+        if has_gemeente:
+            if not gemeente:
+                bad("gemeente", gemeente, "gemeente is empty")
+            elif not key:
+                bad(
+                    "gemeente",
+                    gemeente,
+                    "gemeente has no letters or digits to make a file name from",
+                )
+            else:
+                folded = gemeente.casefold()
+                if folded in seen_gemeente:
+                    earlier = seen_gemeente[folded]
+                    bad("gemeente", gemeente, f"gemeente {gemeente!r} already appears in row {earlier}")
+                elif key in seen_key:
+                    earlier, other = seen_key[key]
+                    bad(
+                        "gemeente",
+                        gemeente,
+                        f"gemeente {gemeente!r} gets the same file name {key!r} as "
+                        f"{other!r} in row {earlier}",
+                    )
+                else:
+                    seen_gemeente[folded] = row
+                    seen_key[key] = (row, gemeente)
+
+        email = ""
+        if has_email:
+            raw_email = fields["email"]
+            email = _check_email(raw_email, bad)
+            if email:
+                folded_email = email.casefold()
+                if folded_email in seen_email:
+                    bad("email", raw_email, f"the address already appears in row {seen_email[folded_email]}")
+                else:
+                    seen_email[folded_email] = row
+
+        if has_aanhef and normalise_aanhef(fields["aanhef"]) is None:
+            bad("aanhef", fields["aanhef"], f"unknown aanhef; allowed are {_AANHEF_ALLOWED}")
+
+        if row_ok:
+            recipients.append(
+                Recipient(row=row, gemeente=gemeente, email=email, fields=fields, key=key)
+            )
+    return columns, recipients
+
+
+def _cell(cells: list[str], index: int) -> str:
+    return cells[index] if index < len(cells) else ""
+
+
+class _Reporter:
+    def __call__(self, column: str, value: str, reason: str) -> None: ...
+
+
+def _check_email(value: str, bad: _Reporter) -> str:
+    """The normalised ASCII address, or "" after reporting why it is not usable."""
+    if not value:
+        bad("email", value, "email is empty")
+        return ""
+    local, at, _domain = value.rpartition("@")
+    if at and not local.isascii():
+        bad(
+            "email",
+            value,
+            "the part before the @ contains non-ASCII characters; most mail servers cannot "
+            "deliver to such an address",
+        )
+        return ""
+    try:
+        result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        bad("email", value, f"not a valid e-mail address: {exc}")
+        return ""
+    return str(result.ascii_email)
