@@ -180,7 +180,7 @@ class RedisServer:
     def url(self) -> str:
         auth = f":{quote(self.password, safe='')}@" if self.password else ""
         if self.socket_path is not None:
-            return f"unix://{auth}{self.socket_path}?db=0"
+            return f"unix://{auth}{self.socket_path}"
         if self.port is None:
             raise RedisServerError("the Redis server has no port before it is started")
         return f"redis://{auth}127.0.0.1:{self.port}/0"
@@ -376,12 +376,41 @@ def _write_state(path: Path, state: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def _looks_like_redis(pid: int) -> bool:
+def _our_server_alive(pid: int, redis_dir: Path) -> bool:
+    """Whether `pid` is still the redis-server for `redis_dir`, not a reused pid."""
+    if not _pid_alive(pid):
+        return False
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        cwd = os.readlink(f"/proc/{pid}/cwd")
     except OSError:
-        return _pid_alive(pid)  # no /proc (macOS): trust the pid
-    return b"redis" in cmdline and _pid_alive(pid)
+        return True  # no /proc (macOS) or not ours to inspect: trust the recorded pid
+    # redis-server chdirs into its `dir`, which is how we recognise the one for this data dir.
+    return b"redis" in cmdline and Path(cwd) == redis_dir
+
+
+def _running_url(state: dict[str, Any], redis_dir: Path, timeout: float) -> str | None:
+    """The URL of the server recorded in `state` if it still runs, waiting while it loads."""
+    url = state.get("url")
+    if not isinstance(url, str):
+        return None
+    if _answers(url):
+        return url
+    pid = state.get("server_pid")
+    if not (isinstance(pid, int) and _our_server_alive(pid, redis_dir)):
+        return None
+    # Alive but silent: a second server on the same AOF would corrupt it, so wait.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _pid_alive(pid):
+        if _answers(url):
+            return url
+        time.sleep(0.1)
+    if _pid_alive(pid):
+        raise RedisServerError(
+            f"a redis-server (pid {pid}) for {redis_dir} is running but does not answer; "
+            f"stop it and try again"
+        )
+    return None
 
 
 def _reap_handed_over() -> None:
@@ -438,65 +467,23 @@ def embedded_redis(data_dir: Path, *, timeout: float = 10.0) -> Iterator[str]:
             # Every user holds a shared lock for as long as it uses the server; whoever can
             # take it exclusively on leaving is the last user.
             fcntl.flock(users, fcntl.LOCK_SH)
-            state = _read_state(state_path)
-            url = state.get("url")
-            if not (isinstance(url, str) and _answers(url)):
-                old_pid = state.get("server_pid")
-                if isinstance(old_pid, int) and _looks_like_redis(old_pid):
-                    # Alive but silent: starting a second server on the same AOF would corrupt
-                    # it, so give it the time a large AOF may need to load.
-                    deadline = time.monotonic() + timeout
-                    while not (isinstance(url, str) and _answers(url)):
-                        if time.monotonic() > deadline or not _pid_alive(old_pid):
-                            break
-                        time.sleep(0.1)
-                    if isinstance(url, str) and _answers(url):
-                        pass
-                    elif _pid_alive(old_pid):
-                        raise RedisServerError(
-                            f"a redis-server (pid {old_pid}) for {redis_dir} is running but "
-                            f"does not answer; stop it and try again"
-                        )
-                if not (isinstance(url, str) and _answers(url)):
-                    server = RedisServer(redis_dir)
-                    if server.socket_path is None:
-                        server.password = secrets.token_urlsafe(24)
-                    # A stale socket from a crashed run is removed by start(); the AOF
-                    # brings the data back.
-                    server.start(timeout)
-                    url = server.url
-                    _write_state(
-                        state_path,
-                        {"url": url, "server_pid": server.pid, "owner_pid": os.getpid()},
-                    )
-        assert isinstance(url, str)
+            url = _running_url(_read_state(state_path), redis_dir, timeout)
+            if url is None:
+                server = RedisServer(redis_dir)
+                if server.socket_path is None:
+                    # Any local user can reach a loopback port; a unix socket is owner-only.
+                    server.password = secrets.token_urlsafe(24)
+                # start() removes a stale socket left by a crash; the AOF brings the data back.
+                server.start(timeout)
+                url = server.url
+                state = {"url": url, "server_pid": server.pid, "owner_pid": os.getpid()}
+                _write_state(state_path, state)
         yield url
     finally:
         try:
             with _flock(start_lock):
                 users.close()  # drop our shared lock before asking whether anyone else holds it
-                with users_lock.open("ab") as probe:
-                    try:
-                        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        last = True
-                    except BlockingIOError:
-                        last = False
-                    if last:
-                        if server is not None:
-                            server.stop(timeout)
-                        else:
-                            state = _read_state(state_path)
-                            url = state.get("url")
-                            if isinstance(url, str) and _answers(url):
-                                pid = state.get("server_pid")
-                                _stop_foreign(url, pid if isinstance(pid, int) else None, timeout)
-                        state_path.unlink(missing_ok=True)
-                    elif server is not None:
-                        process = server.detach()
-                        if process is not None:
-                            _handed_over.append(process)
-                    if last:
-                        fcntl.flock(probe, fcntl.LOCK_UN)
+                _leave(server, redis_dir, state_path, users_lock, timeout)
         except BaseException:
             # Never leave a server we started running behind an error in the cleanup.
             if server is not None:
@@ -504,3 +491,37 @@ def embedded_redis(data_dir: Path, *, timeout: float = 10.0) -> Iterator[str]:
             raise
         finally:
             users.close()
+
+
+def _leave(
+    server: RedisServer | None,
+    redis_dir: Path,
+    state_path: Path,
+    users_lock: Path,
+    timeout: float,
+) -> None:
+    """Stop the server if no other command uses it; called holding the start lock."""
+    with users_lock.open("ab") as probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if server is not None:
+                process = server.detach()
+                if process is not None:
+                    _handed_over.append(process)
+            return
+        try:
+            if server is not None:
+                server.stop(timeout)
+                state_path.unlink(missing_ok=True)
+                return
+            state = _read_state(state_path)
+            url = state.get("url")
+            pid = state.get("server_pid")
+            if isinstance(url, str) and _answers(url):
+                _stop_foreign(url, pid if isinstance(pid, int) else None, timeout)
+            elif isinstance(pid, int) and _our_server_alive(pid, redis_dir):
+                return  # alive but silent: keep the record so nobody starts a second one
+            state_path.unlink(missing_ok=True)
+        finally:
+            fcntl.flock(probe, fcntl.LOCK_UN)
