@@ -11,7 +11,7 @@ import hashlib
 import io
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,9 +39,7 @@ _AANHEF = {
     "mw.": "mevrouw",
     "mw": "mevrouw",
 }
-_AANHEF_ALLOWED = (
-    "heer (also 'de heer', 'dhr.', 'de hr.'), mevrouw (also 'mevr.', 'mw.') or empty"
-)
+_AANHEF_ALLOWED = "heer (also 'de heer', 'dhr.', 'de hr.'), mevrouw (also 'mevr.', 'mw.') or empty"
 
 # Category Cc is exactly U+0000-U+001F and U+007F-U+009F; a regex is much faster than
 # unicodedata.category() per character on a 40,000-row list.
@@ -113,16 +111,14 @@ def normalise_header(name: str) -> str:
 
 
 def normalise_aanhef(value: str) -> str | None:
-    """"heer", "mevrouw", "" for an empty value, or None when it is not a known aanhef."""
+    """ "heer", "mevrouw", "" for an empty value, or None when it is not a known aanhef."""
     cleaned = _WHITESPACE.sub(" ", value.strip().lower())
     if not cleaned:
         return ""
     return _AANHEF.get(cleaned)
 
 
-def read_recipients(
-    path: Path, required_columns: Sequence[str] = ALWAYS_REQUIRED
-) -> RecipientList:
+def read_recipients(path: Path, required_columns: Sequence[str] = ALWAYS_REQUIRED) -> RecipientList:
     """Read and validate a list; raise InputError listing every problem.
 
     gemeente and email are always required, whatever required_columns says.
@@ -149,7 +145,9 @@ def read_recipients(
         raise InputError([Problem(file, f"the file cannot be read: {exc.strerror}")]) from None
 
     problems: list[Problem] = []
-    table = _read_csv(file, data, problems) if suffix == ".csv" else _read_xlsx(file, data, problems)
+    table = (
+        _read_csv(file, data, problems) if suffix == ".csv" else _read_xlsx(file, data, problems)
+    )
     columns, recipients = _validate(file, table, required_columns, problems)
     if problems:
         raise InputError(problems)
@@ -185,7 +183,7 @@ def _read_csv(file: str, data: bytes, problems: list[Problem]) -> Table:
     table: Table = []
     row = 0
     try:
-        for row, cells in enumerate(reader, start=1):  # noqa: B007 - row is used after the loop
+        for row, cells in enumerate(reader, start=1):
             table.append((row, cells))
     except csv.Error as exc:
         problems.append(Problem(file, _csv_error_reason(exc), row=row + 1))
@@ -227,7 +225,7 @@ def _decode(file: str, data: bytes, problems: list[Problem]) -> str | None:
 
 
 def _detect_delimiter(text: str) -> str:
-    first_line = text.split("\n", 1)[0]
+    first_line = re.split(r"[\r\n]", text, maxsplit=1)[0]
     unquoted = re.sub(r'"[^"]*"', "", first_line)
     counts = {d: unquoted.count(d) for d in _CSV_DELIMITERS}
     best = max(_CSV_DELIMITERS, key=lambda d: counts[d])  # ties: the first, ";" (Dutch Excel)
@@ -378,74 +376,41 @@ def _validate(
     seen_gemeente: dict[str, int] = {}
     seen_key: dict[str, tuple[int, str]] = {}
     seen_email: dict[str, int] = {}
-    has_gemeente = "gemeente" in positions
-    has_email = "email" in positions
-    has_aanhef = "aanhef" in positions
     for row, cells in data_rows:
         fields = {name: _cell(cells, index) for name, index in positions.items()}
-        row_ok = True
-
-        def bad(column: str, value: str, reason: str, row: int = row) -> None:
-            nonlocal row_ok
-            row_ok = False
-            problems.append(Problem(file, reason, row=row, column=column, value=value))
-
+        found: list[tuple[str, str]] = []  # (column, reason)
         for name, value in fields.items():
-            forbidden = _HEADER_FORBIDDEN if name in HEADER_BOUND_COLUMNS else _BODY_FORBIDDEN
-            found = forbidden.search(value)
-            if found:
-                char = found.group()
-                description = _CHAR_NAMES.get(char, "a control character")
-                where = (
-                    "this column ends up in e-mail headers"
-                    if name in HEADER_BOUND_COLUMNS
-                    else "control characters are not text"
-                )
-                bad(name, value, f"contains {description} (U+{ord(char):04X}); {where}")
+            reason = _check_characters(name, value)
+            if reason:
+                found.append((name, reason))
 
         gemeente = fields.get("gemeente", "")
         key = recipient_key(gemeente)
-        if has_gemeente:
-            if not gemeente:
-                bad("gemeente", gemeente, "gemeente is empty")
-            elif not key:
-                bad(
-                    "gemeente",
-                    gemeente,
-                    "gemeente has no letters or digits to make a file name from",
-                )
-            else:
-                folded = gemeente.casefold()
-                if folded in seen_gemeente:
-                    earlier = seen_gemeente[folded]
-                    bad("gemeente", gemeente, f"gemeente {gemeente!r} already appears in row {earlier}")
-                elif key in seen_key:
-                    earlier, other = seen_key[key]
-                    bad(
-                        "gemeente",
-                        gemeente,
-                        f"gemeente {gemeente!r} gets the same file name {key!r} as "
-                        f"{other!r} in row {earlier}",
-                    )
-                else:
-                    seen_gemeente[folded] = row
-                    seen_key[key] = (row, gemeente)
+        if "gemeente" in fields:
+            reason = _check_gemeente(gemeente, key, row, seen_gemeente, seen_key)
+            if reason:
+                found.append(("gemeente", reason))
 
         email = ""
-        if has_email:
-            raw_email = fields["email"]
-            email = _check_email(raw_email, bad)
-            if email:
-                folded_email = email.casefold()
-                if folded_email in seen_email:
-                    bad("email", raw_email, f"the address already appears in row {seen_email[folded_email]}")
-                else:
-                    seen_email[folded_email] = row
+        if "email" in fields:
+            email, reason = _check_email(fields["email"])
+            folded = email.casefold()
+            if email and folded in seen_email:
+                reason = f"the address already appears in row {seen_email[folded]}"
+            elif email:
+                seen_email[folded] = row
+            if reason:
+                found.append(("email", reason))
 
-        if has_aanhef and normalise_aanhef(fields["aanhef"]) is None:
-            bad("aanhef", fields["aanhef"], f"unknown aanhef; allowed are {_AANHEF_ALLOWED}")
+        if "aanhef" in fields and normalise_aanhef(fields["aanhef"]) is None:
+            found.append(("aanhef", f"unknown aanhef; allowed are {_AANHEF_ALLOWED}"))
 
-        if row_ok:
+        if found:
+            problems.extend(
+                Problem(file, reason, row=row, column=column, value=fields[column])
+                for column, reason in found
+            )
+        else:
             recipients.append(
                 Recipient(row=row, gemeente=gemeente, email=email, fields=fields, key=key)
             )
@@ -456,27 +421,58 @@ def _cell(cells: list[str], index: int) -> str:
     return cells[index] if index < len(cells) else ""
 
 
-class _Reporter:
-    def __call__(self, column: str, value: str, reason: str) -> None: ...
+def _check_characters(column: str, value: str) -> str | None:
+    header_bound = column in HEADER_BOUND_COLUMNS
+    match = (_HEADER_FORBIDDEN if header_bound else _BODY_FORBIDDEN).search(value)
+    if not match:
+        return None
+    char = match.group()
+    description = _CHAR_NAMES.get(char, "a control character")
+    why = (
+        "this column ends up in e-mail headers, where it could inject headers"
+        if header_bound
+        else "control characters cannot be part of a text"
+    )
+    return f"contains {description} (U+{ord(char):04X}); {why}"
 
 
-def _check_email(value: str, bad: _Reporter) -> str:
-    """The normalised ASCII address, or "" after reporting why it is not usable."""
+def _check_gemeente(
+    gemeente: str,
+    key: str,
+    row: int,
+    seen_gemeente: dict[str, int],
+    seen_key: dict[str, tuple[int, str]],
+) -> str | None:
+    """Why this gemeente is not usable, or None; remembers it for later rows when it is."""
+    if not gemeente:
+        return "gemeente is empty"
+    if not key:
+        return "gemeente has no letters or digits to make a file name from"
+    folded = gemeente.casefold()
+    if folded in seen_gemeente:
+        return f"gemeente {gemeente!r} already appears in row {seen_gemeente[folded]}"
+    if key in seen_key:
+        earlier, other = seen_key[key]
+        return (
+            f"gemeente {gemeente!r} gets the same file name {key!r} as {other!r} in row {earlier}"
+        )
+    seen_gemeente[folded] = row
+    seen_key[key] = (row, gemeente)
+    return None
+
+
+def _check_email(value: str) -> tuple[str, str | None]:
+    """The normalised ASCII address and None, or "" and why the address is not usable."""
     if not value:
-        bad("email", value, "email is empty")
-        return ""
+        return "", "email is empty"
     local, at, _domain = value.rpartition("@")
     if at and not local.isascii():
-        bad(
-            "email",
-            value,
+        return "", (
             "the part before the @ contains non-ASCII characters; most mail servers cannot "
-            "deliver to such an address",
+            "deliver to such an address"
         )
-        return ""
     try:
         result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        bad("email", value, f"not a valid e-mail address: {exc}")
-        return ""
-    return str(result.ascii_email)
+        return "", f"not a valid e-mail address: {exc}"
+    return str(result.ascii_email), None
