@@ -111,7 +111,7 @@ def normalise_header(name: str) -> str:
 
 
 def normalise_aanhef(value: str) -> str | None:
-    """ "heer", "mevrouw", "" for an empty value, or None when it is not a known aanhef."""
+    """Return "heer", "mevrouw", "" for an empty value, or None for an unknown aanhef."""
     cleaned = _WHITESPACE.sub(" ", value.strip().lower())
     if not cleaned:
         return ""
