@@ -1,4 +1,4 @@
-"""Validates a recipient list against a mailing: every row rendered, every problem reported at once."""
+"""Validates a recipient list against a mailing: every row rendered, all problems at once."""
 
 from __future__ import annotations
 
