@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -504,15 +505,22 @@ def worker(
         int | None, typer.Option("--concurrency", "-c", min=1, help="Worker processes.")
     ] = None,
     loglevel: Annotated[str, typer.Option("--loglevel", help="Celery log level.")] = "WARNING",
+    quiet: Annotated[bool, typer.Option("--quiet", help="No start-up banner.")] = False,
 ) -> None:
     """Start a worker that sends queued messages (joins any worker on the same Redis)."""
     settings = _settings()
     from distributie import tasks
 
+    if quiet:
+        # The embedded worker runs as whoever typed the command; the banner and the warning
+        # about running as root are noise there.
+        warnings.filterwarnings("ignore", message=".*superuser privileges.*")
+
     def run_worker(url: str) -> None:
         app = tasks.configure(settings, redis_url=url)
         app.worker_main(
             [
+                *(["--quiet"] if quiet else []),
                 "worker",
                 f"--concurrency={concurrency or settings.worker_concurrency}",
                 f"--loglevel={loglevel}",
@@ -527,6 +535,24 @@ def worker(
     else:
         with runs.open_ledger(settings) as session:
             run_worker(session.redis_url)
+
+
+@cli.command()
+def ping(
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for replies.")] = 2.0,
+) -> None:
+    """Say how many workers are consuming the queue (exit 1 when none: a health check)."""
+    settings = _settings()
+    from distributie import tasks
+
+    def count() -> int:
+        with runs.open_ledger(settings) as session:
+            tasks.configure(settings, redis_url=session.redis_url)
+            return tasks.workers_online(timeout)
+
+    online = guarded(count)
+    out.print(f"{online} worker(s) online")
+    raise typer.Exit(0 if online else 1)
 
 
 def main() -> None:

@@ -63,9 +63,18 @@ def embedded_workers(redis_url: str, concurrency: int) -> Iterator[subprocess.Po
     """A worker for the duration of one command, stopped (warm, then hard) when it ends."""
     env = dict(os.environ, DISTRIBUTIE_REDIS_URL=redis_url)
     process = subprocess.Popen(
-        [sys.executable, "-m", "distributie", "worker", "--concurrency", str(concurrency)],
+        [
+            sys.executable,
+            "-m",
+            "distributie",
+            "worker",
+            "--quiet",
+            "--concurrency",
+            str(concurrency),
+        ],
         env=env,
         stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,  # Celery's shutdown chatter; errors still reach stderr
         start_new_session=True,  # Ctrl-C reaches the command, which then stops the worker itself
     )
     try:
