@@ -26,10 +26,13 @@ class _Strict(BaseModel):
 
 
 def _valid_address(value: str) -> str:
+    # The address goes into From, Reply-To, Message-ID and MAIL FROM, which all need ASCII:
+    # an international domain becomes punycode, a non-ASCII local part cannot be written.
     try:
-        return validate_email(value, check_deliverability=False).normalized
+        result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise ValueError(f"{value!r} is not a valid e-mail address: {exc}") from None
+    return str(result.ascii_email)
 
 
 class Sender(_Strict):
