@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import re
 import struct
-import time
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -43,11 +42,12 @@ class _Member:
     method: int
 
 
-def _dos_timestamp() -> tuple[int, int]:
-    # One fixed timestamp per compiled template: identical input gives identical bytes.
-    t = time.localtime()
-    dos_time = (t.tm_hour << 11) | (t.tm_min << 5) | (t.tm_sec // 2)
-    dos_date = ((t.tm_year - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday
+def _dos_timestamp(date_time: tuple[int, int, int, int, int, int]) -> tuple[int, int]:
+    # The template's own timestamp, not the time of compiling: identical input gives identical
+    # bytes in every process, whenever it compiled the template.
+    year, month, day, hour, minute, second = date_time
+    dos_time = (hour << 11) | (minute << 5) | (second // 2)
+    dos_date = ((max(year, 1980) - 1980) << 9) | (month << 5) | day
     return dos_time, dos_date
 
 
@@ -61,7 +61,6 @@ class CompiledDocx:
 
     def __init__(self, source: bytes, env: Environment, label: str = "template.docx") -> None:
         self.label = label
-        self._dos_time, self._dos_date = _dos_timestamp()
         try:
             archive = zipfile.ZipFile(io.BytesIO(source))
             names = archive.namelist()
@@ -69,6 +68,9 @@ class CompiledDocx:
             raise DocxTemplateError(f"not a .docx (zip) file: {exc}") from None
         if "word/document.xml" not in names:
             raise DocxTemplateError("not a Word document: word/document.xml is missing")
+        self._dos_time, self._dos_date = _dos_timestamp(
+            archive.getinfo("word/document.xml").date_time
+        )
         patcher = DocxTemplate(io.BytesIO(source))
         self._order: list[str] = []
         self._static: dict[str, _Member] = {}
