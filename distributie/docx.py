@@ -72,6 +72,9 @@ class CompiledDocx:
             archive.getinfo("word/document.xml").date_time
         )
         patcher = DocxTemplate(io.BytesIO(source))
+        # Turns a line feed, tab, \a or \f in a rendered value into a Word line break, tab, new
+        # paragraph or page break, as docxtpl does after every render.
+        self._resolve_listing = patcher.resolve_listing
         self._order: list[str] = []
         self._static: dict[str, _Member] = {}
         self._templates: dict[str, Template] = {}
@@ -129,6 +132,7 @@ class CompiledDocx:
                 .replace("{_%", "{%")
                 .replace("%_}", "%}")
             )
+            xml = self._resolve_listing(xml)
             parts[name] = xml.encode("utf-8")
         return parts
 
