@@ -11,8 +11,26 @@ from email.message import EmailMessage
 
 from distributie.rendering import RenderedMessage
 
+# Headers written on one line as they are. A Message-ID has no white space to fold at, so the
+# standard policy folds it before the "<" once the line passes 78 characters (nearly always);
+# legal, but parsers, Python's own included, then return the id with leading white space.
+_UNFOLDED = frozenset({"message-id"})
+
+
+class _SMTPPolicy(email.policy.EmailPolicy):
+    def fold(self, name: str, value: str) -> str:
+        if name.lower() in _UNFOLDED:
+            return f"{name}: {value}{self.linesep}"
+        return str(super().fold(name, value))
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if name.lower() in _UNFOLDED:
+            return self.fold(name, value).encode("ascii")
+        return bytes(super().fold_binary(name, value))
+
+
 # SMTP policy: CRLF line endings and RFC 2047/2231 encoding of anything non-ASCII.
-POLICY = email.policy.SMTP
+POLICY = _SMTPPolicy(linesep="\r\n")
 
 
 @dataclass(frozen=True)
