@@ -23,6 +23,7 @@ from distributie.message import Addressing, build_message, message_bytes, messag
 from distributie.recipients import Recipient
 from distributie.rendering import CompiledMailing, RenderError, compile_mailing
 from distributie.settings import Settings
+from distributie.throttle import RedisConnectionGate
 from distributie.transport import (
     Envelope,
     PermanentSendError,
@@ -57,6 +58,13 @@ def backoff(settings: Settings, tries: int) -> float:
     return float(delay * random.uniform(0.8, 1.2))
 
 
+@dataclass
+class _Progress:
+    """How far an attempt got: after the end of DATA its outcome may be 'accepted'."""
+
+    end_of_data_sent: bool = False
+
+
 @dataclass(frozen=True)
 class RunContext:
     """What every message of a run shares, loaded once per process."""
@@ -69,10 +77,17 @@ class RunContext:
 class RecipientSender:
     """One per worker process: it owns that process's transport (one reused SMTP connection)."""
 
-    def __init__(self, settings: Settings, ledger: Ledger, transport: Transport) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: Ledger,
+        transport: Transport,
+        gate: RedisConnectionGate | None = None,
+    ) -> None:
         self.settings = settings
         self.ledger = ledger
         self.transport = transport
+        self.gate = gate
         self.worker = worker_name()
         self._runs: dict[str, RunContext] = {}
 
@@ -102,17 +117,21 @@ class RecipientSender:
                 # Another holder is at work, or it is not yet time: check again then.
                 return Later(seq, max(0.0, got.until - time.time()) + 0.5)
             return None
+        progress = _Progress()
         try:
-            self._attempt(run_id, key, got, schedule)
+            self._attempt(run_id, key, got, schedule, progress)
         except LeaseLost:
             pass
         except BaseException as exc:
             # A bug, or the process is being stopped: leave a true record, then go down loudly.
-            self._finish(run_id, key, got, states.FAILED, "error", f"internal error: {exc!r}")
+            state = states.UNKNOWN if progress.end_of_data_sent else states.FAILED
+            self._finish(run_id, key, got, state, "error", f"internal error: {exc!r}")
             raise
         return None
 
-    def _attempt(self, run_id: str, key: str, claim: Claim, schedule: Schedule) -> None:
+    def _attempt(
+        self, run_id: str, key: str, claim: Claim, schedule: Schedule, progress: _Progress
+    ) -> None:
         run = self._run(run_id)
         spec = run.mailing.spec
         mid = message_id(run_id, key, claim.resend, run.domain)
@@ -154,8 +173,11 @@ class RecipientSender:
             extra = self.settings.smtp_timeout * 2 + 10
             if not self.ledger.mark_end_of_data(run_id, key, claim.claim, extra):
                 raise LeaseLost(f"{run_id}/{key}: claim {claim.claim} was taken over")
+            progress.end_of_data_sent = True
 
         envelope = Envelope(spec.sender.address, (claim.email,), run_id, key)
+        if self.gate is not None and not self.gate.keep():
+            self.transport.close()  # its connection slot expired: reconnect through the gate
         try:
             reply = self.transport.send(envelope, data, before_end_of_data)
         except TransientSendError as exc:

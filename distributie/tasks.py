@@ -15,8 +15,9 @@ from celery import Celery, signals
 from distributie.errors import ConfigError
 from distributie.ledger import Ledger
 from distributie.redis_server import celery_url
-from distributie.sending import Later, RecipientSender
+from distributie.sending import Later, RecipientSender, worker_name
 from distributie.settings import Settings, load_settings
+from distributie.throttle import RedisConnectionGate
 from distributie.transport import make_transport
 
 QUEUE = "distributie"
@@ -78,7 +79,15 @@ def recipient_sender() -> RecipientSender:
         assert _settings is not None
         settings = _settings
         ledger = Ledger.from_url(_redis_url)
-        _sender = RecipientSender(settings, ledger, make_transport(settings))
+        gate = None
+        if not settings.uses_outbox:
+            gate = RedisConnectionGate(
+                ledger.client,
+                worker_name(),
+                settings.smtp_max_connections,
+                wait=settings.send_lease / 2,
+            )
+        _sender = RecipientSender(settings, ledger, make_transport(settings, gate), gate)
     return _sender
 
 
@@ -96,10 +105,18 @@ def schedule(run_id: str, key: str, seq: int, countdown: float) -> None:
 def send_batch(run_id: str, items: Sequence[Sequence[Any]]) -> None:
     """Send a few recipients of a run: [[recipient key, task sequence number], ...]."""
     sender = recipient_sender()
+    errors: list[Exception] = []
     for key, seq in items:
-        later = sender.send(run_id, str(key), int(seq), schedule)
+        # One recipient's bug must not strand the others of the batch in 'queued'.
+        try:
+            later = sender.send(run_id, str(key), int(seq), schedule)
+        except Exception as exc:
+            errors.append(exc)
+            continue
         if isinstance(later, Later):
             schedule(run_id, str(key), later.seq, later.countdown)
+    if errors:
+        raise errors[0]
 
 
 def enqueue(run_id: str, items: Sequence[tuple[str, int]], batch_size: int) -> int:
