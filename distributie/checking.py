@@ -65,8 +65,8 @@ def check_mailing(
             problems.append(
                 Problem(
                     str(path),
-                    f"the message would be about {size / 1e6:.1f} MB, more than the limit of "
-                    f"{max_message_bytes / 1e6:.1f} MB (DISTRIBUTIE_MAX_MESSAGE_BYTES)",
+                    f"the message would be about {size:,} bytes, more than the limit of "
+                    f"{max_message_bytes:,} bytes (DISTRIBUTIE_MAX_MESSAGE_BYTES)",
                     row=recipient.row,
                 )
             )

@@ -11,6 +11,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -28,8 +29,9 @@ from distributie.message import Addressing, build_message, message_bytes
 from distributie.recipients import Recipient
 from distributie.settings import Settings, load_settings
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Markup off: subjects, names and paths are data and may contain [brackets].
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 cli = typer.Typer(
     name="distributie",
@@ -51,7 +53,7 @@ T = TypeVar("T")
 
 
 def fail(exc: DistributieError) -> NoReturn:
-    err.print(str(exc), markup=False)
+    err.print(str(exc))
     raise typer.Exit(exc.exit_code)
 
 
@@ -61,7 +63,7 @@ def guarded(action: Callable[[], T]) -> T:
         return action()
     except DistributieError as exc:
         if hasattr(exc, "problems"):
-            err.print(f"[bold red]{len(exc.problems)} problem(s); nothing was sent:[/]")
+            err.print(f"{len(exc.problems)} problem(s); nothing was sent:", style="bold red")
         fail(exc)
 
 
@@ -103,7 +105,7 @@ def check(mailing: MailingOption = BUNDLED_MAILING, recipients: RecipientsOption
         + "  (first recipient)"
     )
     out.print(f"Subject:     {sample.subject}")
-    out.print("[green]OK[/]: every recipient renders; nothing was sent.")
+    out.print("OK: every recipient renders; nothing was sent.", style="green")
 
 
 @cli.command()
@@ -125,13 +127,13 @@ def preview(
     recipient = chosen[0]
     rendered = checked.compiled.render(recipient.context())
     path = out_file or Path(f"{recipient.key}.eml")
-    path.write_bytes(_message(checked, recipient, "preview"))
+    guarded(lambda: _write(path, _message(checked, recipient, "preview")))
     out.print(f"To:      {rendered.to_name} <{recipient.email}>")
     out.print(f"Subject: {rendered.subject}")
     for attachment in rendered.attachments:
         out.print(f"Attachment: {attachment.filename} ({len(attachment.content):,} bytes)")
     out.print()
-    out.print(rendered.text, markup=False)
+    out.print(rendered.text)
     out.print()
     out.print(f"Written to {path}; nothing was sent.")
 
@@ -145,13 +147,28 @@ def render(
     """Write every recipient's message as an .eml file (a dry run: nothing is sent)."""
     settings = _settings()
     checked = _checked(mailing, recipients, settings)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    guarded(lambda: _make_dir(out_dir))
     for recipient in checked.recipients.recipients:
         # The key is a slug of the gemeente: a '/' in a name can never leave the folder.
-        (out_dir / f"{recipient.key}.eml").write_bytes(_message(checked, recipient, "render"))
+        data = _message(checked, recipient, "render")
+        guarded(partial(_write, out_dir / f"{recipient.key}.eml", data))
     out.print(
         f"Wrote {len(checked.recipients.recipients)} messages to {out_dir}; nothing was sent."
     )
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write: {exc.strerror}") from None
+
+
+def _make_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot create this folder: {exc.strerror}") from None
 
 
 def _progress_bar() -> Progress:
@@ -214,15 +231,15 @@ def send(
     )
     notice = runs.outbox_notice(settings)
     if notice:
-        err.print(f"[yellow]{notice}[/]")
+        err.print(notice, style="yellow")
     err.print(
         f"{checked.mailing.spec.name}: {len(chosen)} recipient(s) from {checked.recipients.path}"
     )
     for recipient in chosen[:3]:
-        err.print(f"  {recipient.gemeente} <{recipient.email}>", markup=False)
+        err.print(f"  {recipient.gemeente} <{recipient.email}>")
     if len(chosen) > 3:
         err.print(f"  ... and {len(chosen) - 3} more")
-    err.print(f"Subject: {checked.sample.subject}", markup=False)
+    err.print(f"Subject: {checked.sample.subject}")
     if not yes:
         if not sys.stdin.isatty():
             fail(UsageError("no terminal to confirm on: add --yes to send without asking"))
@@ -252,18 +269,19 @@ def _send_run(
             runs.operator_name(by),
             runs.transport_description(settings),
         )
-        err.print(f"Run [bold]{run_id}[/]")
+        err.print(f"Run {run_id}", style="bold")
         tasks.enqueue(run_id, [(r.key, 1) for r in chosen], settings.batch_size)
         if session.embedded:
             with runs.embedded_workers(session.redis_url, settings.worker_concurrency) as worker:
                 counts = _follow(session, run_id, until=lambda: worker.poll() is not None)
                 if worker.poll() is not None and not _all_terminal(counts):
-                    err.print("[red]the embedded worker stopped before the run finished[/]")
+                    err.print("the embedded worker stopped before the run finished", style="red")
         else:
             if tasks.workers_online() == 0:
                 err.print(
-                    "[yellow]No worker is consuming the queue: start one with "
-                    "`distributie worker`. The run waits for it.[/]"
+                    "No worker is consuming the queue: start one with "
+                    "`distributie worker`. The run waits for it.",
+                    style="yellow",
                 )
             if no_wait:
                 counts = session.ledger.counts(run_id)
@@ -344,10 +362,7 @@ def status(
                 state += f" (daily limit: waits until {_when(r.not_before)})"
             table.add_row(r.gemeente, state, str(r.attempts), r.last_reply, _when(r.updated_at))
         out.print(table)
-        out.print(
-            f"created {_when(result.created_at)} by {result.created_by}; {result.transport}",
-            markup=False,
-        )
+        out.print(f"created {_when(result.created_at)} by {result.created_by}; {result.transport}")
         out.print(_counts_text(result.counts) or "no recipients")
 
     guarded(show)
@@ -415,7 +430,9 @@ def _requeue_and_send(
             with runs.embedded_workers(session.redis_url, settings.worker_concurrency) as worker:
                 counts = _follow(session, run_id, until=lambda: worker.poll() is not None)
         elif queued and tasks.workers_online() == 0:
-            err.print("[yellow]No worker is consuming the queue: start `distributie worker`.[/]")
+            err.print(
+                "No worker is consuming the queue: start `distributie worker`.", style="yellow"
+            )
     return run_id, queued, counts
 
 
@@ -439,7 +456,7 @@ def resend(
             raise typer.Exit(1)
     notice = runs.outbox_notice(settings)
     if notice:
-        err.print(f"[yellow]{notice}[/]")
+        err.print(notice, style="yellow")
 
     def action(session: runs.Session) -> list[tuple[str, int]]:
         run_id = runs.require_run(session.ledger, run)
@@ -469,7 +486,7 @@ def retry(
     settings = _settings()
     notice = runs.outbox_notice(settings)
     if notice:
-        err.print(f"[yellow]{notice}[/]")
+        err.print(notice, style="yellow")
 
     def action(session: runs.Session) -> list[tuple[str, int]]:
         run_id = runs.require_run(session.ledger, run)

@@ -17,6 +17,8 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from distributie import states
 from distributie.mailing import MailingBundle
@@ -332,6 +334,21 @@ class NewRecipient:
     data: dict[str, Any]
 
 
+def connect(url: str) -> redis.Redis:
+    """A client that rides out a Redis restart (about 30 s) instead of failing a send.
+
+    Retrying a script whose reply was lost is safe: every script checks the state it changes.
+    """
+    return redis.Redis.from_url(
+        url,
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=40),
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError],
+        socket_timeout=30,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+    )
+
+
 def new_run_id() -> str:
     """Sortable and readable: 20191004-142501-7f3a."""
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
@@ -362,7 +379,7 @@ class Ledger:
 
     @classmethod
     def from_url(cls, url: str) -> Ledger:
-        return cls(redis.Redis.from_url(url))
+        return cls(connect(url))
 
     # --- runs -------------------------------------------------------------------------------
 

@@ -41,6 +41,10 @@ def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
         # the ledger decides what a redelivered message may still do.
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
+        # A task that failed (Redis unreachable for longer than the client's retries, or a bug)
+        # stays unacked and comes back after the visibility timeout, rather than vanishing
+        # with recipients still queued.
+        "task_acks_on_failure_or_timeout": False,
         "worker_prefetch_multiplier": 1,
         "task_default_queue": QUEUE,
         "worker_hijack_root_logger": False,
