@@ -70,6 +70,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
+        # A model validator's error would otherwise quote every input, passwords included.
+        hide_input_in_errors=True,
     )
 
     # Where the ledger and the task queue live. Unset: a private Redis under data_dir.
