@@ -7,6 +7,7 @@ input, settings or usage. A user's mistake never shows a traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -542,6 +543,8 @@ def worker(
                 f"--concurrency={concurrency or settings.worker_concurrency}",
                 f"--loglevel={loglevel}",
                 f"--queues={tasks.QUEUE}",
+                # Unique per process, so `ping` counts every worker on a host.
+                f"--hostname=distributie-{os.getpid()}@%h",
                 "--without-gossip",
                 "--without-mingle",
             ]

@@ -109,11 +109,15 @@ class WorkerPool:
     log_dir: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def start(self, concurrency: int = 2, **overrides: str) -> subprocess.Popen[bytes]:
+    def start(
+        self, concurrency: int = 2, wait: bool = True, **overrides: str
+    ) -> subprocess.Popen[bytes]:
+        """A worker process; with `wait`, only once it consumes the queue."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIBUTIE_")}
         env.update(self.env)
         env.update(overrides)
-        log = (self.log_dir / f"worker-{len(self.processes)}.log").open("wb")
+        log_path = self.log_dir / f"worker-{len(self.processes)}.log"
+        log = log_path.open("wb")
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -122,7 +126,7 @@ class WorkerPool:
                 "worker",
                 "--quiet",
                 "--loglevel",
-                "WARNING",
+                "INFO",
                 "--concurrency",
                 str(concurrency),
             ],
@@ -133,7 +137,18 @@ class WorkerPool:
             start_new_session=True,
         )
         self.processes.append(process)
+        if wait:
+            self._wait_ready(process, log_path)
         return process
+
+    @staticmethod
+    def _wait_ready(process: subprocess.Popen[bytes], log_path: Path, timeout: float = 30) -> None:
+        # Celery logs "<name> ready." once its pool runs and it consumes the queue.
+        deadline = time.monotonic() + timeout
+        while b" ready." not in log_path.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"worker did not start:\n{log_path.read_text()}")
+            time.sleep(0.05)
 
     def pool_pids(self, process: subprocess.Popen[bytes], timeout: float = 20) -> list[int]:
         """The pool children of a worker, waiting until they exist."""
