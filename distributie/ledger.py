@@ -29,6 +29,7 @@ RUNS = f"{PREFIX}:runs"
 LEASES = f"{PREFIX}:leases"
 RATE_SLOTS = f"{PREFIX}:rate:slots"
 CONNECTIONS = f"{PREFIX}:smtp:connections"
+CONNECTION_WAITERS = f"{PREFIX}:smtp:waiting"
 STAGE_CLAIMED = "claimed"
 STAGE_END_OF_DATA = "end-of-data"
 # Slack on top of the rate window: the time between taking a slot and the server's receipt of

@@ -91,6 +91,15 @@ class RecipientSender:
         self.worker = worker_name()
         self._runs: dict[str, RunContext] = {}
 
+    def hand_over_connection(self) -> None:
+        """Close this process's SMTP connection if another process waits for a slot.
+
+        Called between task messages: an idle connection must not keep the others out when
+        DISTRIBUTIE_SMTP_MAX_CONNECTIONS is smaller than the number of worker processes.
+        """
+        if self.gate is not None and self.gate.others_waiting():
+            self.transport.close()
+
     def _run(self, run_id: str) -> RunContext:
         context = self._runs.get(run_id)
         if context is None:

@@ -119,6 +119,7 @@ def send_batch(run_id: str, items: Sequence[Sequence[Any]]) -> None:
             continue
         if isinstance(later, Later):
             schedule(run_id, str(key), later.seq, later.countdown)
+    sender.hand_over_connection()
     if errors:
         raise errors[0]
 

@@ -10,7 +10,7 @@ import time
 
 import redis
 
-from distributie.ledger import CONNECTIONS
+from distributie.ledger import CONNECTION_WAITERS, CONNECTIONS
 from distributie.transport import Reply, TransientSendError
 
 # KEYS: slots; ARGV: holder, max, ttl. Returns 1 when the holder has a slot.
@@ -58,7 +58,10 @@ class RedisConnectionGate:
     def acquire(self) -> None:
         deadline = time.monotonic() + self.wait
         while not self._take(keys=[CONNECTIONS], args=[self.holder, self.limit, self.ttl]):
+            # Let holders see someone is waiting, so they hand their connection over.
+            self._client.zadd(CONNECTION_WAITERS, {self.holder: time.time() + 5})
             if time.monotonic() > deadline:
+                self._client.zrem(CONNECTION_WAITERS, self.holder)
                 raise TransientSendError(
                     Reply(
                         None,
@@ -67,7 +70,15 @@ class RedisConnectionGate:
                     )
                 )
             time.sleep(0.05)
+        self._client.zrem(CONNECTION_WAITERS, self.holder)
         self._kept_at = time.monotonic()
+
+    def others_waiting(self) -> bool:
+        """Whether another process waits for a connection slot (one Redis round trip)."""
+        pipe = self._client.pipeline(transaction=False)
+        pipe.zremrangebyscore(CONNECTION_WAITERS, "-inf", time.time())
+        pipe.zcard(CONNECTION_WAITERS)
+        return int(pipe.execute()[1]) > 0
 
     def keep(self) -> bool:
         """Extend the slot of an open connection; False when it expired and must be reopened.

@@ -405,3 +405,20 @@ def test_status_json_has_the_public_shape(
         "updated_at",
         "history",
     } <= set(first)
+
+
+def test_smtp_connections_are_capped_across_all_workers(
+    worker_pool: WorkerPool, smtp_server: RecordingSMTPServer, tmp_path: Path
+) -> None:
+    handle = _start(
+        worker_pool, tmp_path, smtp_server, count=20, workers=2,
+        DISTRIBUTIE_SMTP_MAX_CONNECTIONS="1",
+    )  # fmt: skip
+    most = 0
+    while any(handle.ledger.counts(handle.run_id)[s] for s in states.PENDING_STATES):
+        most = max(most, smtp_server.open_connections)
+        time.sleep(0.005)
+
+    assert handle.ledger.counts(handle.run_id)[states.SENT] == 20
+    assert most == 1
+    assert smtp_server.connections >= 2  # handed over between processes, not one for all
