@@ -45,7 +45,13 @@ _AANHEF_ALLOWED = "heer (also 'de heer', 'dhr.', 'de hr.'), mevrouw (also 'mevr.
 # unicodedata.category() per character on a 40,000-row list.
 _HEADER_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _BODY_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
-_CHAR_NAMES = {"\r": "carriage return", "\n": "line feed", "\t": "tab"}
+_CHAR_NAMES = {
+    "\r": "carriage return",
+    "\n": "line feed",
+    "\t": "tab",
+    "\u2028": "a line separator",
+    "\u2029": "a paragraph separator",
+}
 
 _WHITESPACE = re.compile(r"\s+")
 _NOT_KEY = re.compile(r"[^a-z0-9]+")
