@@ -171,6 +171,17 @@ Table = list[tuple[int, list[str]]]
 
 
 def _read_csv(file: str, data: bytes, problems: list[Problem]) -> Table:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Excel's "Unicode text" (UTF-16 with a byte order mark), often renamed to .csv.
+        problems.append(
+            Problem(
+                file,
+                "the file is UTF-16 (Excel's 'Unicode text'); "
+                "save the list again as 'CSV UTF-8' or as .xlsx",
+                row=1,
+            )
+        )
+        return []
     nul = data.find(b"\x00")
     if nul >= 0:
         problems.append(
