@@ -26,7 +26,8 @@ _UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")
 
 
 class RenderError(Exception):
-    """A template failed for one recipient; `template` names it, `variable` a missing name."""
+    """A template failed for one recipient; `template` names it, `variable` the variable at fault
+    (a missing name, or the column that put a line break in a header), if known."""
 
     def __init__(self, template: str, reason: str, variable: str | None = None) -> None:
         super().__init__(f"{template}: {reason}")
@@ -142,8 +143,13 @@ class CompiledMailing:
 
     def _header(self, template: Template, name: str, context: Mapping[str, object]) -> str:
         value = self._render(template, name, context).strip()
-        if _HEADER_UNSAFE.search(value):
-            raise RenderError(name, f"renders a line break or control character: {value!r}")
+        unsafe = _HEADER_UNSAFE.search(value)
+        if unsafe:
+            raise RenderError(
+                name,
+                f"renders a line break or control character: {value!r}",
+                _column_with(unsafe.group(), value, context),
+            )
         return value
 
     def render(self, context: Mapping[str, object], *, verify: bool = False) -> RenderedMessage:
@@ -189,6 +195,14 @@ class CompiledMailing:
                     )
                 )
         return RenderedMessage(subject, to_name, text, html, tuple(attachments))
+
+
+def _column_with(char: str, rendered: str, context: Mapping[str, object]) -> str | None:
+    """The variable whose value, containing `char`, appears as it is in `rendered`."""
+    for name, value in context.items():
+        if isinstance(value, str) and char in value and value in rendered:
+            return name
+    return None
 
 
 def _render_error(name: str, exc: Exception) -> RenderError:

@@ -218,6 +218,17 @@ def test_a_subject_rendering_a_newline_raises_render_error() -> None:
     )
 
 
+def test_a_subject_line_break_from_a_column_names_that_column(tmp_path: Path) -> None:
+    # kenmerk is no header column, so the list may hold line breaks in it; the subject may not.
+    compiled = compiled_copy(tmp_path, "mailing.toml", "{{ gemeente }}", "{{ kenmerk }}")
+
+    error = render_error(
+        compiled, recipient("Baarn", kenmerk="2019/1\r\nBcc: x@y.example").context()
+    )
+
+    assert (error.template, error.variable) == ("message.subject", "kenmerk")
+
+
 def test_a_subject_template_with_a_line_break_raises_render_error(tmp_path: Path) -> None:
     compiled = compiled_copy(tmp_path, "mailing.toml", "voor gemeente", "voor\\ngemeente")
 
