@@ -11,8 +11,17 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NoReturn
 
-from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2 import (
+    BaseLoader,
+    Environment,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateSyntaxError,
+    UndefinedError,
+)
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -53,8 +62,19 @@ class RenderedMessage:
     attachments: tuple[RenderedAttachment, ...]
 
 
+class _NoFiles(BaseLoader):
+    """A template reads no other files: {% include %}, {% import %}, {% extends %} are refused."""
+
+    def get_source(self, environment: Environment, template: str) -> NoReturn:
+        raise SecurityError(
+            f"{template!r}: a template cannot read other files "
+            "({% include %}, {% import %} and {% extends %} are not allowed)"
+        )
+
+
 def make_environment(autoescape: bool) -> SandboxedEnvironment:
     return SandboxedEnvironment(
+        loader=_NoFiles(),
         undefined=StrictUndefined,
         autoescape=autoescape,
         keep_trailing_newline=True,

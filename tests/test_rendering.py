@@ -204,6 +204,24 @@ def test_every_known_sandbox_escape_in_a_body_is_not_allowed(tmp_path: Path, sou
     assert error.reason.startswith("not allowed in a template: "), error.reason
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% include '/etc/passwd' %}",
+        "{% import '../minimal/mailing.toml' as m %}",
+        "{% extends 'bericht.html.j2' %}",
+        "{% include ['x', 'y'] ignore missing %}",
+    ],
+)
+def test_a_template_cannot_read_other_files(tmp_path: Path, source: str) -> None:
+    compiled = compiled_copy(tmp_path, "bericht.txt.j2", "{{ aanspreking }}", source)
+
+    error = render_error(compiled, recipient("Baarn").context())
+
+    assert error.reason.startswith("not allowed in a template: "), error.reason
+    assert "a template cannot read other files" in error.reason
+
+
 # --- headers stay one line ----------------------------------------------------------------------
 
 
