@@ -7,6 +7,7 @@ files it was checked with, and workers on any host send exactly those.
 from __future__ import annotations
 
 import hashlib
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +143,11 @@ def _referenced_files(spec: MailingSpec) -> list[tuple[str, str]]:
     return refs
 
 
+def _inside(path: Path, root: Path) -> bool:
+    """Whether `path` is inside `root` by its name alone, without following symlinks."""
+    return Path(os.path.normpath(path)).is_relative_to(root)
+
+
 def load_mailing(directory: Path) -> Mailing:
     """Read and validate a mailing folder; every problem is reported at once."""
     directory = Path(directory)
@@ -165,9 +171,10 @@ def load_mailing(directory: Path) -> Mailing:
         resolved = path.resolve()
         # resolve() follows symlinks, so a link pointing outside the folder is caught here too.
         if Path(relative).is_absolute() or not resolved.is_relative_to(root):
-            problems.append(
-                Problem(label, f"key {key!r}: {relative!r} is outside the mailing folder {root}")
-            )
+            reason = f"key {key!r}: {relative!r} is outside the mailing folder {root}"
+            if not Path(relative).is_absolute() and _inside(root / relative, root):
+                reason += f" (through a symbolic link: it leads to {resolved})"
+            problems.append(Problem(label, reason))
         elif not resolved.is_file():
             problems.append(Problem(label, f"key {key!r}: file {relative!r} not found in {root}"))
         else:
