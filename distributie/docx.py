@@ -26,6 +26,9 @@ DOCX_MIMETYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.
 _TEMPLATED_PART = re.compile(r"^word/(document|header\d*|footer\d*|footnotes)\.xml$")
 _TAG = re.compile(r"\{[{%#]")
 _UTF8_NAMES = 0x0800
+# Text in a <w:t> element holding a tab, line feed, \a or \f: what docxtpl's resolve_listing
+# turns into Word markup. Text cannot hold a "<", so [^<]* stays inside the element.
+_LISTING = re.compile(r"<w:t(?: [^>]*)?>[^<]*[\t\n\a\f]")
 
 
 class DocxTemplateError(Exception):
@@ -132,15 +135,20 @@ class CompiledDocx:
                 .replace("{_%", "{%")
                 .replace("%_}", "%}")
             )
-            xml = self._resolve_listing(xml)
+            if _LISTING.search(xml):
+                # docxtpl's pass over every paragraph and run costs more than the render itself;
+                # it only changes text that holds one of these characters.
+                xml = self._resolve_listing(xml)
             parts[name] = xml.encode("utf-8")
         return parts
 
     def render(self, context: Mapping[str, object]) -> bytes:
         """The finished .docx for one recipient."""
-        rendered = {
-            name: self._member(name, data) for name, data in self.render_parts(context).items()
-        }
+        return self.assemble(self.render_parts(context))
+
+    def assemble(self, parts: Mapping[str, bytes]) -> bytes:
+        """The .docx made of these rendered parts (from render_parts) and the static ones."""
+        rendered = {name: self._member(name, data) for name, data in parts.items()}
         out = io.BytesIO()
         central = []
         for name in self._order:
