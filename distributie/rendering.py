@@ -6,8 +6,10 @@ with StrictUndefined: a template can neither reach Python internals nor silently
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import re
+import textwrap
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,8 +23,10 @@ from jinja2 import (
     TemplateError,
     TemplateSyntaxError,
     UndefinedError,
+    pass_environment,
 )
 from jinja2.exceptions import SecurityError
+from jinja2.filters import do_wordwrap
 from jinja2.sandbox import SandboxedEnvironment
 
 from distributie.docx import DOCX_MIMETYPE, CompiledDocx, DocxTemplateError, xml_problem
@@ -72,14 +76,61 @@ class _NoFiles(BaseLoader):
         )
 
 
+@functools.lru_cache(maxsize=8192)
+def _wrap_paragraph(
+    line: str, width: int, break_long_words: bool, break_on_hyphens: bool
+) -> tuple[str, ...]:
+    return tuple(
+        textwrap.wrap(
+            line,
+            width=width,
+            expand_tabs=False,
+            replace_whitespace=False,
+            break_long_words=break_long_words,
+            break_on_hyphens=break_on_hyphens,
+        )
+    )
+
+
+@pass_environment
+def wordwrap(
+    environment: Environment,
+    s: str,
+    width: int = 79,
+    break_long_words: bool = True,
+    wrapstring: str | None = None,
+    break_on_hyphens: bool = True,
+) -> str:
+    """Jinja2's wordwrap filter, with each paragraph's wrapping remembered.
+
+    textwrap is pure Python and was a third of a recipient's rendering; a letter's paragraphs
+    are mostly the same for every recipient, and wrapping is a pure function of its arguments.
+    """
+    if wrapstring is None:
+        wrapstring = environment.newline_sequence
+    try:
+        return wrapstring.join(
+            [
+                wrapstring.join(_wrap_paragraph(line, width, break_long_words, break_on_hyphens))
+                for line in s.splitlines()
+            ]
+        )
+    except TypeError:  # an unhashable argument: wrap as Jinja2 does, without remembering
+        return str(
+            do_wordwrap(environment, s, width, break_long_words, wrapstring, break_on_hyphens)
+        )
+
+
 def make_environment(autoescape: bool) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+    env = SandboxedEnvironment(
         loader=_NoFiles(),
         undefined=StrictUndefined,
         autoescape=autoescape,
         keep_trailing_newline=True,
         auto_reload=False,
     )
+    env.filters["wordwrap"] = wordwrap
+    return env
 
 
 @dataclass(frozen=True)
@@ -194,14 +245,15 @@ class CompiledMailing:
                 raise RenderError(attachment.filename_source, "renders an empty file name")
             if attachment.docx is not None:
                 try:
+                    parts = attachment.docx.render_parts(context)
                     if verify:
-                        for part, xml in attachment.docx.render_parts(context).items():
+                        for part, xml in parts.items():
                             problem = xml_problem(xml)
                             if problem:
                                 raise RenderError(
                                     attachment.label, f"renders invalid XML in {part}: {problem}"
                                 )
-                    content = attachment.docx.render(context)
+                    content = attachment.docx.assemble(parts)
                 except RenderError:
                     raise
                 except Exception as exc:

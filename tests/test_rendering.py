@@ -352,3 +352,24 @@ def test_a_body_that_is_not_utf8_is_reported(tmp_path: Path) -> None:
 
     [problem] = caught.value.problems
     assert problem.reason.startswith("not UTF-8 text: ")
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        ((72, False, None, False), "Geachte heer,\n\n" + "een lang-woord met streepjes " * 9),
+        ((10,), "x" * 25 + " kort\n\n  ingesprongen  regel  \n"),
+        ((20, True, "<br>\n"), "een twee drie vier vijf zes zeven acht negen tien"),
+        ((79,), ""),
+    ],
+)
+def test_wordwrap_wraps_exactly_as_jinja2_does(args: tuple[object, ...], text: str) -> None:
+    from jinja2.filters import do_wordwrap
+    from markupsafe import Markup
+
+    from distributie.rendering import make_environment, wordwrap
+
+    env = make_environment(autoescape=False)
+    for value in (text, Markup(text)):
+        for _ in range(2):  # the second time from what it remembered
+            assert wordwrap(env, value, *args) == do_wordwrap(env, value, *args)
