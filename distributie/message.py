@@ -11,7 +11,6 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
-from email.message import EmailMessage
 
 from distributie.rendering import RenderedAttachment, RenderedMessage
 
@@ -88,6 +87,20 @@ def _fold(name: str, value: object) -> bytes:
     return str(header.fold(policy=POLICY)).encode("ascii")
 
 
+def _fold_text(name: str, value: str) -> bytes:
+    """An unstructured header (Subject). Short printable ASCII without "=?" is written as the
+    policy would write it, as it is; anything else goes through the policy."""
+    if (
+        value
+        and value.isascii()
+        and value.isprintable()
+        and "=?" not in value
+        and len(name) + 2 + len(value) <= POLICY.max_line_length
+    ):
+        return f"{name}: {value}\r\n".encode("ascii")
+    return _fold(name, value)
+
+
 @functools.lru_cache(maxsize=64)
 def _from_header(sender_name: str, sender_address: str) -> bytes:
     return _fold("From", _address(sender_name, sender_address))
@@ -121,16 +134,15 @@ def _text_part(text: str, subtype: bytes) -> bytes:
 
 
 def _attachment_headers(attachment: RenderedAttachment) -> bytes:
-    part = EmailMessage(policy=POLICY)
-    part["Content-Disposition"] = "attachment"
-    part.set_param("filename", attachment.filename, header="Content-Disposition")
-    return (
-        f"Content-Type: {attachment.mimetype}\r\nContent-Transfer-Encoding: base64\r\n".encode(
-            "ascii"
-        )
-        + b"".join(POLICY.fold_binary(name, value) for name, value in part.items())
-        + _CRLF
-    )
+    # The value EmailMessage.set_param("filename", ...) writes (RFC 2231 for non-ASCII), made
+    # without building a message around it.
+    filename = attachment.filename
+    if filename.isascii():
+        parameter = f'filename="{email.utils.quote(filename)}"'
+    else:
+        parameter = "filename*=" + email.utils.encode_rfc2231(filename, "utf-8")
+    head = f"Content-Type: {attachment.mimetype}\r\nContent-Transfer-Encoding: base64\r\n"
+    return head.encode("ascii") + _fold("Content-Disposition", f"attachment; {parameter}") + _CRLF
 
 
 def _base64(content: bytes) -> bytes:
@@ -176,7 +188,7 @@ def build_message(
         _from_header(addressing.sender_name, addressing.sender_address),
         _fold("To", _address(rendered.to_name, addressing.to_address)),
         _reply_to_header(addressing.reply_to),
-        _fold("Subject", rendered.subject),
+        _fold_text("Subject", rendered.subject),
         b"Date: "
         + email.utils.format_datetime(date or datetime.now().astimezone()).encode("ascii")
         + _CRLF,
@@ -185,7 +197,7 @@ def build_message(
             message_id(addressing.run_id, addressing.recipient_key, addressing.resend, domain),
         ),
         _run_header(addressing.run_id),
-        _fold("X-Distributie-Recipient", addressing.gemeente),
+        _fold_text("X-Distributie-Recipient", addressing.gemeente),
         _MIME_VERSION,
     ]
     if rendered.html is None:
