@@ -153,7 +153,14 @@ def _readable(sock: socket.socket) -> bool:
 
 def _data_body(message: bytes) -> bytes:
     """The DATA payload without its final dot: CRLF line endings, dot-stuffed, ending in CRLF."""
-    body = _LEADING_DOT.sub(b"..", _LINE_ENDING.sub(_CRLF, message))
+    body = message
+    crlf = body.count(_CRLF)
+    # The regular expressions cost ~0.3 ms on a 57 kB message; skip them when they would
+    # change nothing (every line already ends in CRLF; no line starts with a dot).
+    if body.count(b"\n") != crlf or body.count(b"\r") != crlf:
+        body = _LINE_ENDING.sub(_CRLF, body)
+    if body.startswith(b".") or b"\n." in body:
+        body = _LEADING_DOT.sub(b"..", body)
     if body and not body.endswith(_CRLF):
         body += _CRLF
     return body
