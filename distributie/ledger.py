@@ -27,14 +27,18 @@ from distributie.settings import RateLimit
 PREFIX = "distributie"
 RUNS = f"{PREFIX}:runs"
 LEASES = f"{PREFIX}:leases"
-RATE_SLOTS = f"{PREFIX}:rate:slots"
+RATE_NEXT = f"{PREFIX}:rate:next"
+RATE_LOG = f"{PREFIX}:rate:log"
 CONNECTIONS = f"{PREFIX}:smtp:connections"
 CONNECTION_WAITERS = f"{PREFIX}:smtp:waiting"
 STAGE_CLAIMED = "claimed"
 STAGE_END_OF_DATA = "end-of-data"
-# Slack on top of the rate window: the time between taking a slot and the server's receipt of
-# the message varies a little, and the limit must hold as the server counts.
-RATE_MARGIN = 0.25
+
+
+def rate_margin(rate: RateLimit) -> float:
+    """Slack on top of the rate window: a relay counts when a message arrives, which is a
+    little after distributie counts it, and the limit must hold as the relay counts."""
+    return max(0.25, rate.period * 0.02)
 
 
 def run_key(run_id: str) -> str:
@@ -91,7 +95,7 @@ local function transition(rkey, hkey, ckey, ekey, run, rid, to, outcome, reply, 
 end
 """
 
-# KEYS: recipient, history, counts, events, leases, rate slots, daily counter
+# KEYS: recipient, history, counts, events, leases, next rate slot, daily counter
 # ARGV: run, rid, seq, worker, lease, rate count, rate period, margin, daily limit,
 #       next day start (unix time)
 _CLAIM = (
@@ -145,15 +149,10 @@ if daily_limit > 0 then
 end
 local slot = t
 if rate_count > 0 then
-  -- Even spacing (no burst at the start), and never more than rate_count in any window.
-  local last = tonumber(redis.call('LINDEX', KEYS[6], 0) or '0')
-  slot = math.max(slot, last + rate_period / rate_count)
-  if redis.call('LLEN', KEYS[6]) >= rate_count then
-    local oldest = tonumber(redis.call('LINDEX', KEYS[6], rate_count - 1))
-    slot = math.max(slot, oldest + rate_period + margin)
-  end
-  redis.call('LPUSH', KEYS[6], tostring(slot))
-  redis.call('LTRIM', KEYS[6], 0, rate_count - 1)
+  -- Slots evenly spaced from the first message on (no burst at the start). The hard limit is
+  -- checked again at the end of DATA, against the times messages really went out.
+  slot = math.max(t, tonumber(redis.call('GET', KEYS[6]) or '0'))
+  redis.call('SET', KEYS[6], slot + (rate_period + margin) / rate_count)
 end
 local attempts = redis.call('HINCRBY', rkey, 'attempts', 1)
 local tries = redis.call('HINCRBY', rkey, 'tries', 1)
@@ -170,18 +169,30 @@ return {'claimed', claim, tostring(slot - t), redis.call('HGET', rkey, 'email'),
 """
 )
 
-# KEYS: recipient; ARGV: claim, extra lease seconds
+# KEYS: recipient, rate log; ARGV: claim, extra lease seconds, rate count, rate period, margin
+# Returns 'ok' (marked), 'lost' (the claim was taken over) or the seconds to wait for the rate
+# window before asking again.
 _MARK_END_OF_DATA = (
     _LUA_COMMON
     + """
 local t = now()
 if redis.call('HGET', KEYS[1], 'state') ~= 'sending' or
    redis.call('HGET', KEYS[1], 'claim') ~= ARGV[1] then
-  return 0
+  return 'lost'
+end
+local rate_count, rate_period = tonumber(ARGV[3]), tonumber(ARGV[4])
+if rate_count > 0 then
+  if redis.call('LLEN', KEYS[2]) >= rate_count then
+    local free = tonumber(redis.call('LINDEX', KEYS[2], rate_count - 1)) + rate_period +
+                 tonumber(ARGV[5])
+    if t < free then return tostring(free - t) end
+  end
+  redis.call('LPUSH', KEYS[2], tostring(t))
+  redis.call('LTRIM', KEYS[2], 0, rate_count - 1)
 end
 redis.call('HSET', KEYS[1], 'stage', 'end-of-data', 'lease_until', t + tonumber(ARGV[2]),
   'end_of_data_at', t)
-return 1
+return 'ok'
 """
 )
 
@@ -569,7 +580,7 @@ class Ledger:
     ) -> Claim | ClaimRefused:
         day = datetime.now(ZoneInfo(timezone)).date().isoformat()
         result = self._claim(
-            keys=[*self._keys(run_id, key), LEASES, RATE_SLOTS, daily_key(day)],
+            keys=[*self._keys(run_id, key), LEASES, RATE_NEXT, daily_key(day)],
             args=[
                 run_id,
                 key,
@@ -578,7 +589,7 @@ class Ledger:
                 lease,
                 rate.count if rate else 0,
                 rate.period if rate else 0,
-                RATE_MARGIN,
+                rate_margin(rate) if rate else 0,
                 daily_limit or 0,
                 next_day_start(timezone) if daily_limit else 0,
             ],
@@ -598,9 +609,31 @@ class Ledger:
             gemeente=_text(result[7]),
         )
 
-    def mark_end_of_data(self, run_id: str, key: str, claim: str, extra_lease: float) -> bool:
-        """Record that the end of DATA is about to go out; False if the claim was lost."""
-        return bool(self._mark(keys=[recipient_key_of(run_id, key)], args=[claim, extra_lease]))
+    def mark_end_of_data(
+        self, run_id: str, key: str, claim: str, extra_lease: float, rate: RateLimit | None = None
+    ) -> float | None:
+        """Record that the end of DATA goes out now.
+
+        Returns 0 when recorded, None when the claim was taken over (the dot must not be
+        sent), or the seconds to wait before asking again because the rate window is full.
+        """
+        result = _text(
+            self._mark(
+                keys=[recipient_key_of(run_id, key), RATE_LOG],
+                args=[
+                    claim,
+                    extra_lease,
+                    rate.count if rate else 0,
+                    rate.period if rate else 0,
+                    rate_margin(rate) if rate else 0,
+                ],
+            )
+        )
+        if result == "ok":
+            return 0.0
+        if result == "lost":
+            return None
+        return float(result)
 
     def finish(
         self,

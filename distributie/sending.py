@@ -27,6 +27,7 @@ from distributie.throttle import RedisConnectionGate
 from distributie.transport import (
     Envelope,
     PermanentSendError,
+    Reply,
     TransientSendError,
     Transport,
     UnknownOutcomeError,
@@ -46,6 +47,9 @@ class Later:
 
 
 Schedule = Callable[[str, str, int, float], None]  # run, recipient key, seq, countdown
+
+# Longest wait for the rate window between the message body and its final dot.
+MAX_RATE_WAIT_IN_DATA = 5.0
 
 
 def worker_name() -> str:
@@ -180,8 +184,20 @@ class RecipientSender:
         def before_end_of_data() -> None:
             # Room for the server's reply to the end of DATA before a takeover may decide.
             extra = self.settings.smtp_timeout * 2 + 10
-            if not self.ledger.mark_end_of_data(run_id, key, claim.claim, extra):
-                raise LeaseLost(f"{run_id}/{key}: claim {claim.claim} was taken over")
+            while True:
+                wait = self.ledger.mark_end_of_data(
+                    run_id, key, claim.claim, extra, self.settings.rate
+                )
+                if wait is None:
+                    raise LeaseLost(f"{run_id}/{key}: claim {claim.claim} was taken over")
+                if wait == 0:
+                    break
+                if wait > MAX_RATE_WAIT_IN_DATA:
+                    # Don't keep the server waiting mid-DATA: abandon this try, nothing sent.
+                    raise TransientSendError(
+                        Reply(None, f"rate limit window full for {wait:.0f} s; sending later")
+                    )
+                time.sleep(wait)
             progress.end_of_data_sent = True
 
         envelope = Envelope(spec.sender.address, (claim.email,), run_id, key)

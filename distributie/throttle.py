@@ -6,6 +6,7 @@ that dies without releasing simply lets its slot expire.
 
 from __future__ import annotations
 
+import os
 import time
 
 import redis
@@ -44,7 +45,7 @@ class RedisConnectionGate:
     """At most `limit` SMTP connections at once among all holders sharing this Redis."""
 
     def __init__(
-        self, client: redis.Redis, holder: str, limit: int, ttl: float = 300.0, wait: float = 60.0
+        self, client: redis.Redis, holder: str, limit: int, ttl: float = 60.0, wait: float = 60.0
     ) -> None:
         self.holder = holder
         self.limit = limit
@@ -60,6 +61,7 @@ class RedisConnectionGate:
         while not self._take(keys=[CONNECTIONS], args=[self.holder, self.limit, self.ttl]):
             # Let holders see someone is waiting, so they hand their connection over.
             self._client.zadd(CONNECTION_WAITERS, {self.holder: time.time() + 5})
+            self._free_slots_of_dead_local_holders()
             if time.monotonic() > deadline:
                 self._client.zrem(CONNECTION_WAITERS, self.holder)
                 raise TransientSendError(
@@ -72,6 +74,16 @@ class RedisConnectionGate:
             time.sleep(0.05)
         self._client.zrem(CONNECTION_WAITERS, self.holder)
         self._kept_at = time.monotonic()
+
+    def _free_slots_of_dead_local_holders(self) -> None:
+        # A killed process cannot release its slot; on this host we can see that it is gone
+        # at once instead of waiting for the slot to expire.
+        host = self.holder.rpartition(":")[0]
+        for raw in self._client.zrange(CONNECTIONS, 0, -1):
+            other = raw.decode() if isinstance(raw, bytes) else str(raw)
+            other_host, _, pid = other.rpartition(":")
+            if other_host == host and pid.isdigit() and not _alive(int(pid)):
+                self._client.zrem(CONNECTIONS, other)
 
     def others_waiting(self) -> bool:
         """Whether another process waits for a connection slot (one Redis round trip)."""
@@ -92,3 +104,13 @@ class RedisConnectionGate:
 
     def release(self) -> None:
         self._client.zrem(CONNECTIONS, self.holder)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

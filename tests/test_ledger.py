@@ -133,7 +133,7 @@ def test_an_expired_claim_before_end_of_data_is_taken_over(ledger: Ledger) -> No
 def test_an_expired_claim_after_end_of_data_becomes_unknown(ledger: Ledger) -> None:
     _run(ledger)
     claim = _claim(ledger, lease=0.05)
-    assert ledger.mark_end_of_data("run-1", "g1", claim.claim, extra_lease=0.05)
+    assert ledger.mark_end_of_data("run-1", "g1", claim.claim, extra_lease=0.05) == 0
     time.sleep(0.1)
 
     got = ledger.claim("run-1", "g1", 1, "worker-b", LEASE)
@@ -148,7 +148,7 @@ def test_end_of_data_cannot_be_marked_by_a_claim_that_was_taken_over(ledger: Led
     time.sleep(0.1)
     _claim(ledger)
 
-    assert not ledger.mark_end_of_data("run-1", "g1", first.claim, extra_lease=10)
+    assert ledger.mark_end_of_data("run-1", "g1", first.claim, extra_lease=10) is None
 
 
 def test_a_late_outcome_of_a_taken_over_claim_is_ignored_but_kept(ledger: Ledger) -> None:
@@ -231,7 +231,7 @@ def test_counts_always_add_up_to_the_total(ledger: Ledger) -> None:
 
 def test_rate_slots_are_evenly_spaced_from_the_first(ledger: Ledger) -> None:
     _run(ledger, 3)
-    rate = RateLimit(2, 1.0)
+    rate = RateLimit(2, 1.0)  # spaced (1 s + 0.25 s margin) / 2
 
     waits = []
     for key in ("g1", "g2", "g3"):
@@ -240,9 +240,23 @@ def test_rate_slots_are_evenly_spaced_from_the_first(ledger: Ledger) -> None:
         waits.append(got.wait)
 
     assert waits[0] == pytest.approx(0, abs=0.05)
-    assert waits[1] == pytest.approx(0.5, abs=0.05)
-    # The third must also leave a full window (plus margin) after the first.
-    assert waits[2] >= 1.0
+    assert waits[1] == pytest.approx(0.625, abs=0.05)
+    assert waits[2] == pytest.approx(1.25, abs=0.05)
+
+
+def test_end_of_data_waits_while_the_rate_window_is_full(ledger: Ledger) -> None:
+    _run(ledger, 3)
+    rate = RateLimit(2, 1.0)
+    claims = [_claim(ledger, key) for key in ("g1", "g2", "g3")]
+
+    first = ledger.mark_end_of_data("run-1", "g1", claims[0].claim, 30, rate)
+    second = ledger.mark_end_of_data("run-1", "g2", claims[1].claim, 30, rate)
+    third = ledger.mark_end_of_data("run-1", "g3", claims[2].claim, 30, rate)
+
+    assert (first, second) == (0.0, 0.0)
+    # Two went out just now: the third may go once the first leaves the window, plus margin.
+    assert third == pytest.approx(1.25, abs=0.05)
+    assert ledger.status("run-1", ["g3"]).recipients[0].history[-1]["outcome"] == "claimed"
 
 
 def test_daily_limit_defers_to_the_next_day(ledger: Ledger) -> None:

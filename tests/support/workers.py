@@ -223,5 +223,11 @@ def wait_until_settled(ledger: Ledger, run_id: str, timeout: float = 60) -> dict
         if not any(counts[s] for s in states.PENDING_STATES):
             return counts
         if time.monotonic() > deadline:
-            raise AssertionError(f"run {run_id} not settled after {timeout} s: {counts}")
+            stuck = [
+                r for r in ledger.status(run_id).recipients if r.state in states.PENDING_STATES
+            ][:3]
+            details = "\n".join(f"{r.key} {r.state}: {r.history}" for r in stuck)
+            raise AssertionError(
+                f"run {run_id} not settled after {timeout} s: {counts}\n{details}"
+            )
         time.sleep(0.1)
