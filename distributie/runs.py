@@ -16,10 +16,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import redis
 
 from distributie import states
 from distributie.checking import CheckedMailing
-from distributie.errors import UsageError
+from distributie.errors import ConfigError, UsageError
 from distributie.ledger import Ledger, NewRecipient, RunStatus, new_run_id
 from distributie.message import message_id
 from distributie.recipients import Recipient
@@ -48,6 +51,7 @@ def open_ledger(settings: Settings) -> Iterator[Session]:
     """The configured Redis, or the embedded private one under DISTRIBUTIE_DATA_DIR."""
     if settings.redis_url is not None:
         url = settings.redis_url.get_secret_value()
+        check_reachable(url)
         yield Session(Ledger.from_url(url), url, embedded=False)
         return
     with embedded_redis(settings.data_dir.resolve()) as url:
@@ -56,6 +60,26 @@ def open_ledger(settings: Settings) -> Iterator[Session]:
             yield Session(ledger, url, embedded=True)
         finally:
             ledger.client.close()
+
+
+def check_reachable(url: str) -> None:
+    """Fail fast, and without the password, when the configured Redis cannot be used."""
+    parts = urlsplit(url)
+    where = parts.path if parts.scheme == "unix" else f"{parts.hostname}:{parts.port or 6379}"
+    client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        client.ping()
+    except redis.AuthenticationError:
+        raise ConfigError(
+            f"Redis at {where} refused the password in DISTRIBUTIE_REDIS_URL"
+        ) from None
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        reason = type(exc).__name__ if url in str(exc) else str(exc)
+        raise ConfigError(
+            f"cannot reach Redis at {where} (DISTRIBUTIE_REDIS_URL): {reason}"
+        ) from None
+    finally:
+        client.close()
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -111,6 +112,19 @@ class Settings(BaseSettings):
             parse_rate(value)
             return value.strip()
         return None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_form(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        scheme = urlsplit(value.get_secret_value()).scheme
+        if scheme not in ("redis", "rediss", "unix"):
+            # The URL may hold a password: name its scheme only.
+            raise ValueError(
+                f"must start with redis://, rediss:// or unix:// (it starts with {scheme!r})"
+            )
+        return value
 
     @field_validator("smtp_host", "smtp_username", "smtp_helo_name")
     @classmethod

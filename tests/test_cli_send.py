@@ -191,3 +191,14 @@ def test_status_of_an_unknown_run_exits_2(worker_pool: WorkerPool) -> None:
     assert result.returncode == 2
     assert "no run" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_redis_is_exit_2_without_traceback_or_password(tmp_path: Path) -> None:
+    env = {"DISTRIBUTIE_REDIS_URL": "redis://:pw-Geheim-77@127.0.0.1:1/0"}
+
+    result = distributie("status", env=env, cwd=tmp_path, timeout=60)
+
+    assert result.returncode == 2
+    assert "cannot reach Redis at 127.0.0.1:1" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Geheim" not in result.stderr + result.stdout

@@ -100,3 +100,12 @@ def test_secrets_are_not_in_the_repr() -> None:
 
     assert "hunter2" not in repr(settings)
     assert "hunter2" not in str(settings)
+
+
+def test_a_redis_url_of_another_scheme_is_refused_without_showing_it() -> None:
+    with pytest.raises(
+        ConfigError, match="DISTRIBUTIE_REDIS_URL: must start with redis://"
+    ) as info:
+        load_settings(redis_url="http://:geheim@host/")
+
+    assert "geheim" not in str(info.value)
