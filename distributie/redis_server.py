@@ -215,7 +215,8 @@ class RedisServer:
             "--appendfsync", "everysec",
         ]  # fmt: skip
         if self.password:
-            args += ["--requirepass", self.password]
+            # The password goes in on stdin: a command line is visible to every local user.
+            args.insert(1, "-")
         return args
 
     def start(self, timeout: float = 10.0) -> None:
@@ -238,7 +239,7 @@ class RedisServer:
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 self._arguments(executable),
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if self.password else subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
                 cwd=self.data_dir,
@@ -246,6 +247,11 @@ class RedisServer:
                 # after the command has written its last ledger entries.
                 start_new_session=True,
             )
+        if self.password:
+            assert self._process.stdin is not None
+            quoted = self.password.replace("\\", "\\\\").replace('"', '\\"')
+            self._process.stdin.write(f'requirepass "{quoted}"\n'.encode())
+            self._process.stdin.close()
         try:
             self._wait_until_ready(timeout, log_offset)
         except BaseException:
