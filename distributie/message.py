@@ -73,6 +73,8 @@ _TEXT_PART = (
     b'Content-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
 )
 _MIME_VERSION = b"MIME-Version: 1.0\r\n"
+# The policy's max_line_length: a header that fits is written on one line as it is.
+_MAX_LINE = 78
 # Static attachments (the same bytes for every recipient) in their encoded form. The rendered
 # content is the same bytes object every time, so the lookup costs one identity comparison.
 _STATIC_CACHE_SIZE = 32
@@ -95,7 +97,7 @@ def _fold_text(name: str, value: str) -> bytes:
         and value.isascii()
         and value.isprintable()
         and "=?" not in value
-        and len(name) + 2 + len(value) <= POLICY.max_line_length
+        and len(name) + 2 + len(value) <= _MAX_LINE
     ):
         return f"{name}: {value}\r\n".encode("ascii")
     return _fold(name, value)
