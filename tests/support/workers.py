@@ -227,7 +227,5 @@ def wait_until_settled(ledger: Ledger, run_id: str, timeout: float = 60) -> dict
                 r for r in ledger.status(run_id).recipients if r.state in states.PENDING_STATES
             ][:3]
             details = "\n".join(f"{r.key} {r.state}: {r.history}" for r in stuck)
-            raise AssertionError(
-                f"run {run_id} not settled after {timeout} s: {counts}\n{details}"
-            )
+            raise AssertionError(f"run {run_id} not settled after {timeout} s: {counts}\n{details}")
         time.sleep(0.1)
