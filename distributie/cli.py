@@ -355,13 +355,14 @@ def status(
             )
             return
         table = Table(title=f"Run {result.run}: {result.mailing}", title_justify="left")
-        for column in ("gemeente", "state", "attempts", "last reply", "time"):
-            table.add_column(column, overflow="fold")
+        for column in ("gemeente", "state", "attempts", "time"):
+            table.add_column(column, no_wrap=column != "gemeente")
+        table.add_column("last reply", overflow="fold", ratio=1)
         for r in result.recipients:
             state = r.state
             if r.waiting == "daily-limit":
                 state += f" (daily limit: waits until {_when(r.not_before)})"
-            table.add_row(r.gemeente, state, str(r.attempts), r.last_reply, _when(r.updated_at))
+            table.add_row(r.gemeente, state, str(r.attempts), _when(r.updated_at), r.last_reply)
         out.print(table)
         out.print(f"created {_when(result.created_at)} by {result.created_by}; {result.transport}")
         out.print(_counts_text(result.counts) or "no recipients")
