@@ -121,7 +121,7 @@ def _answers(url: str, timeout: float = 1.0) -> bool:
         client.close()
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether `pid` runs; a zombie (exited, not yet reaped by its parent) does not count."""
     try:
         os.kill(pid, 0)
@@ -384,7 +384,7 @@ def _write_state(path: Path, state: dict[str, Any]) -> None:
 
 def _our_server_alive(pid: int, redis_dir: Path) -> bool:
     """Whether `pid` is still the redis-server for `redis_dir`, not a reused pid."""
-    if not _pid_alive(pid):
+    if not pid_alive(pid):
         return False
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -407,11 +407,11 @@ def _running_url(state: dict[str, Any], redis_dir: Path, timeout: float) -> str 
         return None
     # Alive but silent: a second server on the same AOF would corrupt it, so wait.
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _pid_alive(pid):
+    while time.monotonic() < deadline and pid_alive(pid):
         if _answers(url):
             return url
         time.sleep(0.1)
-    if _pid_alive(pid):
+    if pid_alive(pid):
         raise RedisServerError(
             f"a redis-server (pid {pid}) for {redis_dir} is running but does not answer; "
             f"stop it and try again"
@@ -439,7 +439,7 @@ def _stop_foreign(url: str, pid: int | None, timeout: float = 10.0) -> None:
     if pid is None:
         return
     deadline = time.monotonic() + timeout
-    while _pid_alive(pid):
+    while pid_alive(pid):
         _reap_handed_over()
         if time.monotonic() > deadline:
             with contextlib.suppress(ProcessLookupError, PermissionError):

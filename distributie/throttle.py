@@ -6,12 +6,12 @@ that dies without releasing simply lets its slot expire.
 
 from __future__ import annotations
 
-import os
 import time
 
 import redis
 
 from distributie.ledger import CONNECTION_WAITERS, CONNECTIONS
+from distributie.redis_server import pid_alive
 from distributie.transport import Reply, TransientSendError
 
 # KEYS: slots; ARGV: holder, max, ttl. Returns 1 when the holder has a slot.
@@ -82,7 +82,7 @@ class RedisConnectionGate:
         for raw in self._client.zrange(CONNECTIONS, 0, -1):
             other = raw.decode() if isinstance(raw, bytes) else str(raw)
             other_host, _, pid = other.rpartition(":")
-            if other_host == host and pid.isdigit() and not _alive(int(pid)):
+            if other_host == host and pid.isdigit() and not pid_alive(int(pid)):
                 self._client.zrem(CONNECTIONS, other)
 
     def others_waiting(self) -> bool:
@@ -104,13 +104,3 @@ class RedisConnectionGate:
 
     def release(self) -> None:
         self._client.zrem(CONNECTIONS, self.holder)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
