@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from distributie import checking
 from distributie.checking import CheckedMailing, check_mailing, estimated_size
 from distributie.errors import InputError, Problem
 from distributie.mailing import BUNDLED_MAILING
@@ -235,3 +236,23 @@ def test_a_broken_mailing_is_reported_before_the_list_is_read(tmp_path: Path) ->
     [problem] = check_problems(MINIMAL.parent / "missing-template", tmp_path / "geen.csv")
 
     assert "'brief.txt.j2' not found" in problem.reason
+
+
+def test_a_long_list_is_checked_on_every_core_with_the_same_problems_in_row_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = needs_a_name_without_achternaam(tmp_path)
+    rows = "".join(
+        f"Gemeente {n},,,,burgemeester@g{n}.example,\n"
+        if n % 7 == 0
+        else f"Gemeente {n},mevrouw,de,Vries,burgemeester@g{n}.example,\n"
+        for n in range(1, 60)
+    )
+    path = write_list(tmp_path, rows)
+    serial = check_problems(folder, path)
+    monkeypatch.setattr(checking, "PARALLEL_FROM_ROWS", 2)
+
+    parallel = check_problems(folder, path)
+
+    assert [(p.row, p.column) for p in parallel] == [(p.row, p.column) for p in serial]
+    assert [p.row for p in parallel] == [n + 1 for n in range(7, 60, 7)]
