@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import shutil
+import subprocess
 import time
 import zipfile
 from collections.abc import Mapping
+from pathlib import Path
 
 import docx
 import pytest
@@ -270,3 +274,21 @@ def test_the_committed_test_templates_are_what_the_factory_makes() -> None:
         assert committed.namelist() == made.namelist(), relative
         for name in made.namelist():
             assert committed.read(name) == made.read(name), (relative, name)
+
+
+@pytest.mark.skipif(
+    shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed"
+)
+def test_libreoffice_opens_the_rendered_letter_and_keeps_its_text(tmp_path: Path) -> None:
+    (tmp_path / "brief.docx").write_bytes(compile_docx().render(AMERSFOORT))
+
+    subprocess.run(
+        ["soffice", "--headless", "--convert-to", "txt:Text", "--outdir", str(tmp_path),
+         str(tmp_path / "brief.docx")],
+        check=True, capture_output=True, timeout=120,
+        env={**os.environ, "HOME": str(tmp_path)},  # a profile of its own
+    )  # fmt: skip
+    text = (tmp_path / "brief.txt").read_text(encoding="utf-8-sig")
+
+    assert "Aan de gemeenteraad van Amersfoort" in text
+    assert f"Wijkagenten: {REACTIE}" in text
