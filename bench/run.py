@@ -582,7 +582,7 @@ def measure_enqueue(inputs: Inputs) -> dict[str, Any]:
 
 def measure_units(samples: int = 2000) -> dict[str, Any]:
     """Per-recipient costs inside one worker process (medians): the unit-level speed checks."""
-    from distributie.message import Addressing, build_message, message_bytes
+    from distributie.message import Addressing, build_message
     from distributie.rendering import compile_mailing
 
     mailing = load_mailing(BUNDLED_MAILING)
@@ -618,13 +618,11 @@ def measure_units(samples: int = 2000) -> dict[str, Any]:
         for r in recipients.recipients
     ]
     k = len(contexts)
-    size = len(message_bytes(build_message(rendered[0], addressing[0])))
+    size = len(build_message(rendered[0], addressing[0]))
     return {
         "docx_ms": median_ms(lambda i: docx.render(contexts[i % k])),
         "render_all_ms": median_ms(lambda i: compiled.render(contexts[i % k])),
-        "message_bytes_ms": median_ms(
-            lambda i: message_bytes(build_message(rendered[i % k], addressing[i % k]))
-        ),
+        "message_bytes_ms": median_ms(lambda i: build_message(rendered[i % k], addressing[i % k])),
         "message_size_bytes": size,
         "docx_size_bytes": len(rendered[0].attachments[0].content),
     }

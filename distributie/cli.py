@@ -26,7 +26,7 @@ from distributie.checking import CheckedMailing, check_mailing
 from distributie.csvsafe import write_csv
 from distributie.errors import DistributieError, UsageError
 from distributie.mailing import BUNDLED_MAILING
-from distributie.message import Addressing, build_message, message_bytes
+from distributie.message import Addressing, build_message
 from distributie.recipients import Recipient
 from distributie.settings import Settings, load_settings
 
@@ -89,7 +89,7 @@ def _message(checked: CheckedMailing, recipient: Recipient, run_id: str) -> byte
         recipient.key,
         0,
     )
-    return message_bytes(build_message(rendered, addressing))
+    return build_message(rendered, addressing)
 
 
 @cli.command()

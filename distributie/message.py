@@ -219,8 +219,3 @@ def build_message(
             b"mixed", [inner, *(_attachment_part(a) for a in rendered.attachments)]
         )
     return b"".join(headers) + content_header + _CRLF + content_body
-
-
-def message_bytes(message: bytes) -> bytes:
-    """The bytes to hand to the transport (build_message already returns them)."""
-    return message

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from distributie import states
 from distributie.ledger import Claim, Ledger
 from distributie.mailing import Mailing, mailing_from_bundle
-from distributie.message import Addressing, build_message, message_bytes, message_id
+from distributie.message import Addressing, build_message, message_id
 from distributie.recipients import Recipient
 from distributie.rendering import CompiledMailing, RenderError, compile_mailing
 from distributie.settings import Settings
@@ -170,7 +170,7 @@ class RecipientSender:
             recipient_key=key,
             resend=claim.resend,
         )
-        data = message_bytes(build_message(rendered, addressing))
+        data = build_message(rendered, addressing)
         if len(data) > self.settings.max_message_bytes:
             reason = (
                 f"message is {len(data)} bytes, more than DISTRIBUTIE_MAX_MESSAGE_BYTES="

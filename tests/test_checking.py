@@ -10,7 +10,7 @@ from distributie import checking
 from distributie.checking import CheckedMailing, check_mailing, estimated_size
 from distributie.errors import InputError, Problem
 from distributie.mailing import BUNDLED_MAILING
-from distributie.message import Addressing, build_message, message_bytes
+from distributie.message import Addressing, build_message
 from distributie.rendering import compile_mailing
 from tests.support.docx_factory import minimal_docx
 from tests.support.mailings import LISTS, MINIMAL, copy_mailing, replace_in
@@ -92,7 +92,7 @@ def test_the_size_estimate_is_never_below_the_real_message_size() -> None:
             recipient.key,
             0,
         )
-        size = len(message_bytes(build_message(rendered, addressing)))
+        size = len(build_message(rendered, addressing))
         assert estimated_size(rendered) >= size, recipient.gemeente
 
 

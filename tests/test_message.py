@@ -14,7 +14,7 @@ import docx
 
 from distributie.docx import DOCX_MIMETYPE
 from distributie.mailing import BUNDLED_MAILING, load_mailing
-from distributie.message import Addressing, build_message, message_bytes, message_id
+from distributie.message import Addressing, build_message, message_id
 from distributie.rendering import RenderedAttachment, RenderedMessage, compile_mailing
 from tests.support.mailings import MINIMAL, recipient
 
@@ -49,7 +49,7 @@ def bundled_rendered(to_name: str = "Mevr. Özdemir") -> RenderedMessage:
 
 
 RENDERED = bundled_rendered()
-RAW = message_bytes(build_message(RENDERED, addressing(), DATE))
+RAW = build_message(RENDERED, addressing(), DATE)
 
 
 def text_of(part: EmailMessage | None) -> str:
@@ -105,7 +105,7 @@ def test_to_carries_the_recipient_name_rfc2047_encoded() -> None:
 
 
 def test_a_name_with_a_comma_and_quotes_stays_one_address() -> None:
-    raw = message_bytes(build_message(bundled_rendered('Burg. "Jan", de Vries'), addressing()))
+    raw = build_message(bundled_rendered('Burg. "Jan", de Vries'), addressing())
 
     [to] = parse(raw)["To"].addresses
     assert to.display_name == 'Burg. "Jan", de Vries'
@@ -114,7 +114,7 @@ def test_a_name_with_a_comma_and_quotes_stays_one_address() -> None:
 
 def test_a_long_non_ascii_name_folded_over_lines_decodes_back_exactly() -> None:
     name = "Mevr. Özdemir, burgemeester van de gemeente Súdwest-Fryslân en omstreken"
-    raw = message_bytes(build_message(bundled_rendered(name), addressing()))
+    raw = build_message(bundled_rendered(name), addressing())
 
     folded = raw_header(raw, "To", unfold=False)
     assert "\r\n " in folded
@@ -129,7 +129,7 @@ def test_reply_to_is_the_mailings_reply_address() -> None:
 
 
 def test_without_a_reply_address_there_is_no_reply_to() -> None:
-    raw = message_bytes(build_message(RENDERED, addressing(reply_to=None)))
+    raw = build_message(RENDERED, addressing(reply_to=None))
 
     assert parse(raw)["Reply-To"] is None
 
@@ -149,7 +149,7 @@ def test_date_is_the_given_moment() -> None:
 def test_date_defaults_to_now_with_a_time_zone() -> None:
     before = datetime.now().astimezone().replace(microsecond=0)
 
-    sent = parse(message_bytes(build_message(RENDERED, addressing())))["Date"].datetime
+    sent = parse(build_message(RENDERED, addressing()))["Date"].datetime
 
     assert sent.tzinfo is not None
     assert before <= sent <= datetime.now().astimezone()
@@ -165,7 +165,7 @@ def test_message_id_is_derived_from_run_recipient_and_resend() -> None:
 
 
 def test_message_id_changes_with_the_resend_number() -> None:
-    resent = parse(message_bytes(build_message(RENDERED, addressing(resend=1), DATE)))
+    resent = parse(build_message(RENDERED, addressing(resend=1), DATE))
 
     assert resent["Message-ID"] == f"<{RUN}.sudwest-fryslan.1@veiligheidscollege.example>"
     assert resent["Message-ID"] != MESSAGE["Message-ID"]
@@ -229,7 +229,7 @@ def test_a_static_attachment_keeps_its_type_and_bytes() -> None:
     compiled = compile_mailing(load_mailing(MINIMAL))
     rendered = compiled.render(recipient("Baarn").context())
 
-    message = parse(message_bytes(build_message(rendered, addressing())))
+    message = parse(build_message(rendered, addressing()))
 
     attachments = list(message.iter_attachments())
     assert [a.get_content_type() for a in attachments] == [DOCX_MIMETYPE, "application/pdf"]
@@ -240,7 +240,7 @@ def test_a_static_attachment_keeps_its_type_and_bytes() -> None:
 def test_a_text_only_message_without_attachments_is_a_single_text_part() -> None:
     rendered = RenderedMessage("Onderwerp", "Jan", "Geachte heer,\n", None, ())
 
-    message = parse(message_bytes(build_message(rendered, addressing())))
+    message = parse(build_message(rendered, addressing()))
 
     assert message.get_content_type() == "text/plain"
     assert text_of(message) == "Geachte heer,\n"
@@ -250,7 +250,7 @@ def test_a_text_message_with_an_attachment_is_mixed_without_alternative() -> Non
     pdf = RenderedAttachment("Bijlage.pdf", b"%PDF-1.4\n", "application/pdf", True)
     rendered = RenderedMessage("Onderwerp", "Jan", "Geachte heer,\n", None, (pdf,))
 
-    message = parse(message_bytes(build_message(rendered, addressing())))
+    message = parse(build_message(rendered, addressing()))
 
     assert [p.get_content_type() for p in message.walk()] == [
         "multipart/mixed",
@@ -272,7 +272,7 @@ def test_no_line_is_longer_than_998_bytes_even_for_a_very_long_paragraph() -> No
     long = RenderedMessage(
         "Onderwerp " + "é" * 300, "Jan", "x" * 5000 + "\n", "<p>" + "y" * 5000 + "</p>", ()
     )
-    raw = message_bytes(build_message(long, addressing()))
+    raw = build_message(long, addressing())
 
     assert max(len(line) for line in RAW.split(b"\r\n")) <= 998
     assert max(len(line) for line in raw.split(b"\r\n")) <= 998
@@ -283,6 +283,6 @@ def test_a_line_starting_with_a_dot_or_from_survives_the_round_trip() -> None:
     text = ".\n.punt aan het begin\nFrom the start\n"
     rendered = RenderedMessage("Onderwerp", "Jan", text, None, ())
 
-    message = parse(message_bytes(build_message(rendered, addressing())))
+    message = parse(build_message(rendered, addressing()))
 
     assert text_of(message) == text
