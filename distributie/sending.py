@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import redis
+
 from distributie import states
 from distributie.ledger import Claim, Ledger
 from distributie.mailing import Mailing, mailing_from_bundle
@@ -135,6 +137,10 @@ class RecipientSender:
             self._attempt(run_id, key, got, schedule, progress)
         except LeaseLost:
             pass
+        except (redis.ConnectionError, redis.TimeoutError):
+            # The ledger is out of reach for longer than the client's retries: nothing can be
+            # recorded now. The task is redelivered and the expired claim decided then.
+            raise
         except BaseException as exc:
             # A bug, or the process is being stopped: leave a true record, then go down loudly.
             state = states.UNKNOWN if progress.end_of_data_sent else states.FAILED
