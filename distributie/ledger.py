@@ -116,7 +116,10 @@ local current = tonumber(redis.call('HGET', rkey, 'seq'))
 if seq < current then return {'stale', state} end
 if state == 'sending' then
   local lease_until = tonumber(redis.call('HGET', rkey, 'lease_until'))
-  if t < lease_until then return {'busy', tostring(lease_until)} end
+  if t < lease_until then
+    return {'busy', tostring(lease_until), redis.call('HGET', rkey, 'holder'),
+            redis.call('HGET', rkey, 'claim')}
+  end
   local holder = redis.call('HGET', rkey, 'holder')
   redis.call('ZREM', KEYS[5], run .. '/' .. rid)
   if redis.call('HGET', rkey, 'stage') == 'end-of-data' then
@@ -193,6 +196,19 @@ end
 redis.call('HSET', KEYS[1], 'stage', 'end-of-data', 'lease_until', t + tonumber(ARGV[2]),
   'end_of_data_at', t)
 return 'ok'
+"""
+)
+
+# KEYS: recipient; ARGV: claim. Ends the lease of a claim whose holder is known to be dead.
+_EXPIRE_LEASE = (
+    _LUA_COMMON
+    + """
+if redis.call('HGET', KEYS[1], 'state') == 'sending' and
+   redis.call('HGET', KEYS[1], 'claim') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'lease_until', now())
+  return 1
+end
+return 0
 """
 )
 
@@ -302,6 +318,8 @@ class ClaimRefused:
     reason: str
     state: str | None = None
     until: float | None = None
+    holder: str | None = None  # busy: the worker holding the claim, and its claim id
+    claim: str | None = None
 
 
 @dataclass
@@ -386,6 +404,7 @@ class Ledger:
         self._claim = client.register_script(_CLAIM)
         self._mark = client.register_script(_MARK_END_OF_DATA)
         self._finish = client.register_script(_FINISH)
+        self._expire = client.register_script(_EXPIRE_LEASE)
         self._requeue = client.register_script(_REQUEUE)
         self._cancel = client.register_script(_CANCEL)
 
@@ -598,6 +617,8 @@ class Ledger:
         if verdict != "claimed":
             until = float(result[1]) if verdict in ("busy", "early") else None
             state = _text(result[1]) if verdict in ("done", "stale") else None
+            if verdict == "busy":
+                return ClaimRefused(verdict, None, until, _text(result[2]), _text(result[3]))
             return ClaimRefused(verdict, state, until)
         return Claim(
             claim=_text(result[1]),
@@ -634,6 +655,10 @@ class Ledger:
         if result == "lost":
             return None
         return float(result)
+
+    def expire_lease(self, run_id: str, key: str, claim: str) -> bool:
+        """End the lease of `claim` now: its holder is dead. The next claim decides by stage."""
+        return bool(self._expire(keys=[recipient_key_of(run_id, key)], args=[claim]))
 
     def finish(
         self,

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 import redis
 
 from distributie import states
-from distributie.ledger import Claim, Ledger
+from distributie.ledger import Claim, ClaimRefused, Ledger
 from distributie.mailing import Mailing, mailing_from_bundle
 from distributie.message import Addressing, build_message, message_id
 from distributie.recipients import Recipient
+from distributie.redis_server import pid_alive
 from distributie.rendering import CompiledMailing, RenderError, compile_mailing
 from distributie.settings import Settings
 from distributie.throttle import RedisConnectionGate
@@ -117,16 +118,14 @@ class RecipientSender:
 
     def send(self, run_id: str, key: str, seq: int, schedule: Schedule) -> Later | None:
         """Do what the ledger allows for this recipient now; Later when it must wait."""
-        got = self.ledger.claim(
-            run_id,
-            key,
-            seq,
-            self.worker,
-            self.settings.send_lease,
-            self.settings.rate,
-            self.settings.daily_limit,
-            self.settings.timezone,
-        )
+        got = self._claim(run_id, key, seq)
+        if isinstance(got, ClaimRefused) and got.reason == "busy" and self._holder_died(got):
+            # The holder was a process on this host that no longer runs (killed, OOM): no
+            # need to wait out its lease. Safe even if wrong: a live holder whose claim is
+            # taken over cannot mark the end of DATA, so it never sends the final dot.
+            assert got.claim is not None
+            self.ledger.expire_lease(run_id, key, got.claim)
+            got = self._claim(run_id, key, seq)
         if not isinstance(got, Claim):
             if got.reason in ("busy", "early") and got.until is not None:
                 # Another holder is at work, or it is not yet time: check again then.
@@ -147,6 +146,22 @@ class RecipientSender:
             self._finish(run_id, key, got, state, "error", f"internal error: {exc!r}")
             raise
         return None
+
+    def _claim(self, run_id: str, key: str, seq: int) -> Claim | ClaimRefused:
+        return self.ledger.claim(
+            run_id,
+            key,
+            seq,
+            self.worker,
+            self.settings.send_lease,
+            self.settings.rate,
+            self.settings.daily_limit,
+            self.settings.timezone,
+        )
+
+    def _holder_died(self, refused: ClaimRefused) -> bool:
+        host, _, pid = (refused.holder or "").rpartition(":")
+        return host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid))
 
     def _attempt(
         self, run_id: str, key: str, claim: Claim, schedule: Schedule, progress: _Progress

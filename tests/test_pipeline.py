@@ -422,3 +422,27 @@ def test_smtp_connections_are_capped_across_all_workers(
     assert handle.ledger.counts(handle.run_id)[states.SENT] == 20
     assert most == 1
     assert smtp_server.connections >= 2  # handed over between processes, not one for all
+
+
+def test_a_killed_pool_process_is_recovered_without_waiting_out_its_lease(
+    worker_pool: WorkerPool, smtp_server: RecordingSMTPServer, tmp_path: Path
+) -> None:
+    smtp_server.plan.slow_reply_to_rcpt("burgemeester@g0001.example", seconds=3, times=1)
+    worker = worker_pool.start(
+        concurrency=1, DISTRIBUTIE_SEND_LEASE="600", **smtp_server.environ(timeout=5)
+    )
+    handle = start_run(
+        _env(worker_pool, smtp_server, DISTRIBUTIE_SEND_LEASE="600"),
+        write_recipients(tmp_path / "list.csv", 1),
+    )
+    while handle.ledger.counts(handle.run_id)[states.SENDING] == 0:
+        time.sleep(0.01)
+
+    for pid in worker_pool.pool_pids(worker):
+        signal_pid(pid)
+    wait_until_settled(handle.ledger, handle.run_id, timeout=30)
+    recipient = _recipient(handle, "gemeente-0001")
+
+    assert recipient.state == states.SENT
+    assert [h["outcome"] for h in recipient.history].count("worker-lost") == 1
+    assert len(smtp_server.messages) == 1
