@@ -272,23 +272,42 @@ def _send_run(
         )
         err.print(f"Run {run_id}", style="bold")
         tasks.enqueue(run_id, [(r.key, 1) for r in chosen], settings.batch_size)
-        if session.embedded:
-            with runs.embedded_workers(session.redis_url, settings.worker_concurrency) as worker:
-                counts = _follow(session, run_id, until=lambda: worker.poll() is not None)
-                if worker.poll() is not None and not _all_terminal(counts):
-                    err.print("the embedded worker stopped before the run finished", style="red")
-        else:
-            if tasks.workers_online() == 0:
-                err.print(
-                    "No worker is consuming the queue: start one with "
-                    "`distributie worker`. The run waits for it.",
-                    style="yellow",
+        try:
+            if session.embedded:
+                with runs.embedded_workers(
+                    session.redis_url, settings.worker_concurrency
+                ) as worker:
+                    counts = _follow(session, run_id, until=lambda: worker.poll() is not None)
+                    if worker.poll() is not None and not _all_terminal(counts):
+                        err.print(
+                            "the embedded worker stopped before the run finished", style="red"
+                        )
+            else:
+                if tasks.workers_online() == 0:
+                    err.print(
+                        "No worker is consuming the queue: start one with "
+                        "`distributie worker`. The run waits for it.",
+                        style="yellow",
+                    )
+                if no_wait:
+                    counts = session.ledger.counts(run_id)
+                    _print_send_result(run_id, counts, as_json)
+                    return 0
+                counts = _follow(session, run_id, until=None)
+        except KeyboardInterrupt:
+            # The embedded worker has finished what it was sending when we get here.
+            counts = session.ledger.counts(run_id)
+            pending = sum(counts[s] for s in states.PENDING_STATES)
+            if session.embedded:
+                hint = (
+                    f"{pending} recipient(s) not yet sent stay queued in run {run_id}: "
+                    f"`distributie worker` sends them, `distributie cancel {run_id}` stops them."
                 )
-            if no_wait:
-                counts = session.ledger.counts(run_id)
-                _print_send_result(run_id, counts, as_json)
-                return 0
-            counts = _follow(session, run_id, until=None)
+            else:
+                hint = f"Stopped following run {run_id}; the workers go on with it."
+            err.print(hint, style="yellow")
+            _print_send_result(run_id, counts, as_json)
+            return 130
     _print_send_result(run_id, counts, as_json)
     return 1 if any(counts[s] for s in states.UNSUCCESSFUL_STATES) else 0
 

@@ -6,8 +6,10 @@ import csv
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.support.smtp import RecordingSMTPServer
@@ -202,3 +204,31 @@ def test_an_unreachable_redis_is_exit_2_without_traceback_or_password(tmp_path: 
     assert "cannot reach Redis at 127.0.0.1:1" in result.stderr
     assert "Traceback" not in result.stderr
     assert "Geheim" not in result.stderr + result.stdout
+
+
+def test_ctrl_c_during_an_embedded_send_leaves_the_rest_queued_and_nothing_running(
+    tmp_path: Path,
+) -> None:
+    recipients = write_recipients(tmp_path / "list.csv", 3000)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIBUTIE_")}
+    send = subprocess.Popen(
+        [sys.executable, "-m", "distributie", "send", "--yes", "--recipients", str(recipients)],
+        cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "outbox").glob("*/*.eml")):
+        assert time.monotonic() < deadline and send.poll() is None
+        time.sleep(0.05)
+
+    send.send_signal(signal.SIGINT)
+    _, stderr = send.communicate(timeout=60)
+    status = json.loads(distributie("status", "--json", cwd=tmp_path).stdout)
+
+    assert send.returncode == 130
+    assert "stay queued" in stderr
+    assert "Traceback" not in stderr
+    assert status["counts"]["sending"] == 0
+    assert status["counts"]["queued"] > 0
+    assert status["counts"]["sent"] == len(list((tmp_path / "outbox").glob("*/*.eml")))
+    assert processes_mentioning(tmp_path) == []
