@@ -1,39 +1,22 @@
-# Two commands on a fresh machine that has only Python:
-#   make run    - the complete bundled mailing with embedded defaults (private Redis, outbox folder)
-#   make test   - lint, type checks and the test suite
+# Shortcuts for dev.py, which needs nothing but Python 3.11+ (see README).
 PYTHON ?= python3
-VENV   ?= .venv
-BIN    := $(VENV)/bin
 
-.PHONY: run test check chaos bench install clean
+.PHONY: run test chaos bench install clean
 
-$(BIN)/distributie: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $@
+run:
+	$(PYTHON) dev.py run
 
-install: $(BIN)/distributie
+test:
+	$(PYTHON) dev.py test
 
-run: install
-	$(BIN)/distributie send --yes
-	$(BIN)/distributie status
+chaos:
+	$(PYTHON) dev.py chaos
 
-check: install
-	$(BIN)/distributie check
+bench:
+	$(PYTHON) dev.py bench
 
-test: install
-	$(BIN)/ruff check distributie tests bench
-	$(BIN)/ruff format --check distributie tests bench
-	$(BIN)/mypy
-	$(BIN)/pytest -q
-
-chaos: install
-	$(BIN)/pytest -q -m chaos
-
-bench: install
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python bench/run.py
+install:
+	$(PYTHON) dev.py install
 
 clean:
-	rm -rf $(VENV) .distributie outbox
+	rm -rf .venv .distributie outbox
