@@ -334,10 +334,26 @@ def status(
     run: Annotated[str | None, typer.Argument(help="Run id (default: the latest run).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout, safe for Excel.")] = False,
+    only_states: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--state",
+            help="Only recipients in this state (repeatable), e.g. --state failed --csv "
+            "for a list of who still needs attention. Not applied to --json.",
+        ),
+    ] = None,
 ) -> None:
     """Show a run: one row per gemeente with state, attempts, last reply and time."""
     if as_json and as_csv:
         fail(UsageError("give --json or --csv, not both"))
+    unknown_states = set(only_states or []) - set(states.ALL_STATES)
+    if unknown_states:
+        fail(
+            UsageError(
+                f"--state {', '.join(sorted(unknown_states))}: not a state; "
+                f"the states are {', '.join(states.ALL_STATES)}"
+            )
+        )
     settings = _settings()
 
     def show() -> None:
@@ -347,6 +363,8 @@ def status(
         if as_json:
             sys.stdout.write(json.dumps(runs.status_json(result), ensure_ascii=False) + "\n")
             return
+        if only_states:
+            result.recipients = [r for r in result.recipients if r.state in only_states]
         if as_csv:
             write_csv(
                 sys.stdout,

@@ -232,3 +232,27 @@ def test_ctrl_c_during_an_embedded_send_leaves_the_rest_queued_and_nothing_runni
     assert status["counts"]["queued"] > 0
     assert status["counts"]["sent"] == len(list((tmp_path / "outbox").glob("*/*.eml")))
     assert processes_mentioning(tmp_path) == []
+
+
+def test_status_state_filter_writes_only_the_recipients_that_need_attention(
+    worker_pool: WorkerPool, smtp_server: RecordingSMTPServer, tmp_path: Path
+) -> None:
+    smtp_server.plan.refuse("burgemeester@g0002.example", 550)
+    worker_pool.start(**smtp_server.environ(timeout=2))
+    recipients = write_recipients(tmp_path / "list.csv", 3)
+    env = {**worker_pool.env, **smtp_server.environ(timeout=2)}
+    distributie("send", "--yes", "--recipients", str(recipients), env=env)
+
+    result = distributie("status", "--csv", "--state", "failed", "--state", "unknown", env=env)
+
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert [row[0] for row in rows[1:]] == ["Gemeente 0002"]
+    assert rows[1][2] == "failed"
+    assert rows[1][4].startswith("550")
+
+
+def test_status_with_a_state_that_does_not_exist_exits_2(worker_pool: WorkerPool) -> None:
+    result = distributie("status", "--state", "bounced", env=worker_pool.env)
+
+    assert result.returncode == 2
+    assert "not a state" in result.stderr
