@@ -452,19 +452,22 @@ def list_runs(
     guarded(show)
 
 
+Requeue = Callable[[runs.Session, str], list[tuple[str, int]]]
+
+
 def _requeue_and_send(
-    settings: Settings, action: Callable[[runs.Session], list[tuple[str, int]]]
+    settings: Settings, run: str, requeue: Requeue
 ) -> tuple[str, list[tuple[str, int]], dict[str, int]]:
+    """Queue recipients of a run again (`requeue` says which) and send them."""
     from distributie import tasks
 
     with runs.open_ledger(settings) as session:
         tasks.configure(settings, redis_url=session.redis_url)
-        items = action(session)
-        run_id = items[0][0] if items else ""
-        queued = items[1:] if items else []
+        run_id = runs.require_run(session.ledger, run)
+        queued = requeue(session, run_id)
         if queued:
             tasks.enqueue(run_id, queued, settings.batch_size)
-        counts = session.ledger.counts(run_id) if run_id else {}
+        counts = session.ledger.counts(run_id)
         if queued and session.embedded:
             with runs.embedded_workers(session.redis_url, settings.worker_concurrency) as worker:
                 counts = _follow(session, run_id, until=lambda: worker.poll() is not None)
@@ -497,12 +500,10 @@ def resend(
     if notice:
         err.print(notice, style="yellow")
 
-    def action(session: runs.Session) -> list[tuple[str, int]]:
-        run_id = runs.require_run(session.ledger, run)
-        key, seq = runs.resend(session.ledger, run_id, gemeente, address, runs.operator_name(by))
-        return [(run_id, 0), (key, seq)]
+    def requeue(session: runs.Session, run_id: str) -> list[tuple[str, int]]:
+        return [runs.resend(session.ledger, run_id, gemeente, address, runs.operator_name(by))]
 
-    run_id, _, counts = guarded(lambda: _requeue_and_send(settings, action))
+    run_id, _, counts = guarded(lambda: _requeue_and_send(settings, run, requeue))
     err.print(f"{gemeente} queued again in run {run_id}. {_counts_text(counts)}")
 
 
@@ -527,11 +528,10 @@ def retry(
     if notice:
         err.print(notice, style="yellow")
 
-    def action(session: runs.Session) -> list[tuple[str, int]]:
-        run_id = runs.require_run(session.ledger, run)
-        return [(run_id, 0), *runs.retry(session.ledger, run_id, runs.operator_name(by))]
+    def requeue(session: runs.Session, run_id: str) -> list[tuple[str, int]]:
+        return runs.retry(session.ledger, run_id, runs.operator_name(by))
 
-    run_id, queued, counts = guarded(lambda: _requeue_and_send(settings, action))
+    run_id, queued, counts = guarded(lambda: _requeue_and_send(settings, run, requeue))
     err.print(f"{len(queued)} recipient(s) queued again in run {run_id}. {_counts_text(counts)}")
 
 
