@@ -32,6 +32,19 @@ def distributie(
     )
 
 
+def workers_and_list(
+    pool: WorkerPool,
+    server: RecordingSMTPServer,
+    tmp_path: Path,
+    count: int,
+    prefix: str = "Gemeente",
+) -> tuple[dict[str, str], Path]:
+    """A worker sending to `server`, a list of `count`, and the environment for commands."""
+    pool.start(**server.environ(timeout=2))
+    recipients = write_recipients(tmp_path / "list.csv", count, prefix=prefix)
+    return {**pool.env, **server.environ(timeout=2)}, recipients
+
+
 def test_send_with_embedded_defaults_completes_the_bundled_mailing(tmp_path: Path) -> None:
     sent = distributie("send", "--yes", cwd=tmp_path)
     status = distributie("status", "--json", cwd=tmp_path)
@@ -69,9 +82,7 @@ def processes_mentioning(path: Path) -> list[str]:
 def test_send_json_prints_one_object_on_stdout(
     worker_pool: WorkerPool, smtp_server: RecordingSMTPServer, tmp_path: Path
 ) -> None:
-    worker_pool.start(**smtp_server.environ(timeout=2))
-    recipients = write_recipients(tmp_path / "list.csv", 3)
-    env = {**worker_pool.env, **smtp_server.environ(timeout=2)}
+    env, recipients = workers_and_list(worker_pool, smtp_server, tmp_path, 3)
 
     result = distributie("send", "--yes", "--json", "--recipients", str(recipients), env=env)
 
@@ -86,9 +97,7 @@ def test_send_exits_1_when_a_recipient_failed(
     worker_pool: WorkerPool, smtp_server: RecordingSMTPServer, tmp_path: Path
 ) -> None:
     smtp_server.plan.refuse("burgemeester@g0002.example", 550)
-    worker_pool.start(**smtp_server.environ(timeout=2))
-    recipients = write_recipients(tmp_path / "list.csv", 3)
-    env = {**worker_pool.env, **smtp_server.environ(timeout=2)}
+    env, recipients = workers_and_list(worker_pool, smtp_server, tmp_path, 3)
 
     result = distributie("send", "--yes", "--json", "--recipients", str(recipients), env=env)
 
@@ -99,9 +108,7 @@ def test_send_exits_1_when_a_recipient_failed(
 def test_send_only_and_limit_choose_recipients(
     worker_pool: WorkerPool, smtp_server: RecordingSMTPServer, tmp_path: Path
 ) -> None:
-    worker_pool.start(**smtp_server.environ(timeout=2))
-    recipients = write_recipients(tmp_path / "list.csv", 5)
-    env = {**worker_pool.env, **smtp_server.environ(timeout=2)}
+    env, recipients = workers_and_list(worker_pool, smtp_server, tmp_path, 5)
 
     result = distributie(
         "send", "--yes", "--json", "--recipients", str(recipients),
@@ -148,9 +155,9 @@ def test_send_without_a_terminal_needs_yes(worker_pool: WorkerPool) -> None:
 def test_status_csv_neutralises_formula_cells(
     worker_pool: WorkerPool, smtp_server: RecordingSMTPServer, tmp_path: Path
 ) -> None:
-    worker_pool.start(**smtp_server.environ(timeout=2))
-    recipients = write_recipients(tmp_path / "list.csv", 1, prefix="=HYPERLINK(1)")
-    env = {**worker_pool.env, **smtp_server.environ(timeout=2)}
+    env, recipients = workers_and_list(
+        worker_pool, smtp_server, tmp_path, 1, prefix="=HYPERLINK(1)"
+    )
     distributie("send", "--yes", "--recipients", str(recipients), env=env)
 
     result = distributie("status", "--csv", env=env)
@@ -165,9 +172,7 @@ def test_resend_retry_and_cancel_commands_act_on_the_ledger(
     worker_pool: WorkerPool, smtp_server: RecordingSMTPServer, tmp_path: Path
 ) -> None:
     smtp_server.plan.refuse("burgemeester@g0001.example", 550)
-    worker_pool.start(**smtp_server.environ(timeout=2))
-    recipients = write_recipients(tmp_path / "list.csv", 2)
-    env = {**worker_pool.env, **smtp_server.environ(timeout=2)}
+    env, recipients = workers_and_list(worker_pool, smtp_server, tmp_path, 2)
     run = json.loads(
         distributie("send", "--yes", "--json", "--recipients", str(recipients), env=env).stdout
     )["run"]
@@ -238,9 +243,7 @@ def test_status_state_filter_writes_only_the_recipients_that_need_attention(
     worker_pool: WorkerPool, smtp_server: RecordingSMTPServer, tmp_path: Path
 ) -> None:
     smtp_server.plan.refuse("burgemeester@g0002.example", 550)
-    worker_pool.start(**smtp_server.environ(timeout=2))
-    recipients = write_recipients(tmp_path / "list.csv", 3)
-    env = {**worker_pool.env, **smtp_server.environ(timeout=2)}
+    env, recipients = workers_and_list(worker_pool, smtp_server, tmp_path, 3)
     distributie("send", "--yes", "--recipients", str(recipients), env=env)
 
     result = distributie("status", "--csv", "--state", "failed", "--state", "unknown", env=env)
