@@ -92,10 +92,6 @@ class CompiledDocx:
             else:
                 self._static[name] = self._member(name, data)
 
-    @property
-    def template_sources(self) -> Mapping[str, Template]:
-        return self._templates
-
     def _member(self, name: str, data: bytes) -> _Member:
         encoded_name = name.encode("utf-8")
         compressed = _deflate(data)

@@ -31,8 +31,6 @@ RATE_NEXT = f"{PREFIX}:rate:next"
 RATE_LOG = f"{PREFIX}:rate:log"
 CONNECTIONS = f"{PREFIX}:smtp:connections"
 CONNECTION_WAITERS = f"{PREFIX}:smtp:waiting"
-STAGE_CLAIMED = "claimed"
-STAGE_END_OF_DATA = "end-of-data"
 
 
 def rate_margin(rate: RateLimit) -> float:
@@ -350,10 +348,6 @@ class RunStatus:
     total: int
     counts: dict[str, int]
     recipients: list[RecipientStatus]
-
-    @property
-    def finished(self) -> bool:
-        return sum(self.counts.get(s, 0) for s in states.TERMINAL_STATES) >= self.total
 
 
 @dataclass(frozen=True)
@@ -707,11 +701,3 @@ class Ledger:
     def cancel(self, run_id: str, key: str, by: str) -> str:
         """'cancelled', 'finishing' (an attempt is in progress) or the unchanged state."""
         return _text(self._cancel(keys=self._keys(run_id, key), args=[run_id, key, by]))
-
-    def vehicle(self, run_id: str, key: str) -> tuple[int, str]:
-        """The current task sequence number and message id of a recipient."""
-        seq, message_id = self.client.hmget(recipient_key_of(run_id, key), ["seq", "message_id"])
-        return int(seq or 0), _text(message_id)
-
-    def set_message_id(self, run_id: str, key: str, message_id: str) -> None:
-        self.client.hset(recipient_key_of(run_id, key), "message_id", message_id)

@@ -143,7 +143,7 @@ class RecipientSender:
         except BaseException as exc:
             # A bug, or the process is being stopped: leave a true record, then go down loudly.
             state = states.UNKNOWN if progress.end_of_data_sent else states.FAILED
-            self._finish(run_id, key, got, state, "error", f"internal error: {exc!r}")
+            self._finish(run_id, key, got, state, states.OUTCOME_ERROR, f"internal error: {exc!r}")
             raise
         return None
 
@@ -179,7 +179,9 @@ class RecipientSender:
         try:
             rendered = run.compiled.render(recipient.context())
         except RenderError as exc:
-            self._finish(run_id, key, claim, states.FAILED, "permanent", str(exc), mid=mid)
+            self._finish(
+                run_id, key, claim, states.FAILED, states.OUTCOME_PERMANENT, str(exc), mid=mid
+            )
             return
         addressing = Addressing(
             sender_name=spec.sender.name,
@@ -197,7 +199,9 @@ class RecipientSender:
                 f"message is {len(data)} bytes, more than DISTRIBUTIE_MAX_MESSAGE_BYTES="
                 f"{self.settings.max_message_bytes}"
             )
-            self._finish(run_id, key, claim, states.FAILED, "permanent", reason, mid=mid)
+            self._finish(
+                run_id, key, claim, states.FAILED, states.OUTCOME_PERMANENT, reason, mid=mid
+            )
             return
         if claim.wait > 0:
             time.sleep(claim.wait)
@@ -229,19 +233,47 @@ class RecipientSender:
         except TransientSendError as exc:
             if claim.tries >= self.settings.max_attempts:
                 reason = f"gave up after {claim.tries} attempts: {_reply_text(exc)}"
-                self._finish(run_id, key, claim, states.FAILED, "transient", reason, exc, mid)
+                self._finish(
+                    run_id, key, claim, states.FAILED, states.OUTCOME_TRANSIENT, reason, exc, mid
+                )
                 return
             delay = backoff(self.settings, claim.tries)
             schedule(run_id, key, seq_after_retry(claim), delay)
             self._finish(
-                run_id, key, claim, states.RETRYING, "transient", _reply_text(exc), exc, mid, delay
+                run_id,
+                key,
+                claim,
+                states.RETRYING,
+                states.OUTCOME_TRANSIENT,
+                _reply_text(exc),
+                exc,
+                mid,
+                delay,
             )
             return
         except PermanentSendError as exc:
-            self._finish(run_id, key, claim, states.FAILED, "permanent", _reply_text(exc), exc, mid)
+            self._finish(
+                run_id,
+                key,
+                claim,
+                states.FAILED,
+                states.OUTCOME_PERMANENT,
+                _reply_text(exc),
+                exc,
+                mid,
+            )
             return
         except UnknownOutcomeError as exc:
-            self._finish(run_id, key, claim, states.UNKNOWN, "unknown", _reply_text(exc), exc, mid)
+            self._finish(
+                run_id,
+                key,
+                claim,
+                states.UNKNOWN,
+                states.OUTCOME_UNKNOWN,
+                _reply_text(exc),
+                exc,
+                mid,
+            )
             return
         text = f"{reply.code} {reply.text}" if reply.code is not None else reply.text
         self._finish(

@@ -37,10 +37,6 @@ class RateLimit:
     count: int
     period: float
 
-    @property
-    def interval(self) -> float:
-        return self.period / self.count
-
     def __str__(self) -> str:
         unit = {1: "s", 60: "m", 3600: "h"}.get(int(self.period), f"{self.period}s")
         return f"{self.count}/{unit}"

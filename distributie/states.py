@@ -16,9 +16,9 @@ ALL_STATES = (QUEUED, SENDING, RETRYING, SENT, FAILED, UNKNOWN, CANCELLED)
 TERMINAL_STATES = frozenset({SENT, FAILED, UNKNOWN, CANCELLED})
 PENDING_STATES = frozenset({QUEUED, SENDING, RETRYING})
 
-# What `retry` picks up, and what `cancel` stops.
+# What `retry` picks up. (What `cancel` stops, queued and retrying, is decided in the
+# ledger's cancel script, atomically with the claim.)
 RETRYABLE_BY_OPERATOR = frozenset({FAILED, UNKNOWN})
-CANCELLABLE = frozenset({QUEUED, RETRYING})
 
 # States that make `send` exit 1.
 UNSUCCESSFUL_STATES = frozenset({FAILED, UNKNOWN, CANCELLED})
@@ -28,6 +28,10 @@ OUTCOME_ACCEPTED = "accepted"  # the server took the message: sent
 OUTCOME_TRANSIENT = "transient"  # temporary problem before the end of DATA: will retry
 OUTCOME_PERMANENT = "permanent"  # the server refused: failed
 OUTCOME_UNKNOWN = "unknown"  # lost while waiting for the reply to the end of DATA
+OUTCOME_ERROR = "error"  # a bug in distributie: failed (or unknown after the end of DATA)
+# Written by the ledger's Lua scripts, which spell them out:
+OUTCOME_CLAIMED = "claimed"  # a worker took the recipient: an attempt starts
 OUTCOME_WORKER_LOST = "worker-lost"  # the worker died; decided by how far it got
 OUTCOME_CANCELLED = "cancelled"
-OUTCOME_QUEUED = "queued"  # an operator's resend or retry
+OUTCOME_LATE = "late"  # the outcome of an attempt that was taken over: kept, not applied
+OUTCOME_QUEUED = "queued"  # the run's creation, or an operator's resend or retry
