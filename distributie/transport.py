@@ -187,6 +187,16 @@ def _decode(text: bytes | str) -> str:
     return text.decode("utf-8", "replace") if isinstance(text, bytes) else text
 
 
+@contextlib.contextmanager
+def _closed_on_error(smtp: smtplib.SMTP) -> Iterator[None]:
+    """Close a half-opened connection when its greeting or TLS set-up fails."""
+    try:
+        yield
+    except BaseException:
+        smtp.close()
+        raise
+
+
 class SMTPTransport:
     """One SMTP connection, opened on first use and reused for every following message.
 
@@ -433,7 +443,7 @@ class SMTPTransport:
         smtp = smtplib.SMTP(
             self._host, self._port, local_hostname=self._helo(), timeout=self._timeout
         )
-        try:
+        with _closed_on_error(smtp):
             smtp.ehlo_or_helo_if_needed()
             if not smtp.has_extn("starttls"):
                 # Falling back to plaintext would hand the password and the mail to anyone
@@ -447,9 +457,6 @@ class SMTPTransport:
                 )
             smtp.starttls(context=self._tls_context)
             smtp.ehlo_or_helo_if_needed()
-        except BaseException:
-            smtp.close()
-            raise
         return smtp
 
     def _open_tls(self) -> smtplib.SMTP:
@@ -460,22 +467,16 @@ class SMTPTransport:
             timeout=self._timeout,
             context=self._tls_context,
         )
-        try:
+        with _closed_on_error(smtp):
             smtp.ehlo_or_helo_if_needed()
-        except BaseException:
-            smtp.close()
-            raise
         return smtp
 
     def _open_plaintext(self) -> smtplib.SMTP:
         smtp = smtplib.SMTP(
             self._host, self._port, local_hostname=self._helo(), timeout=self._timeout
         )
-        try:
+        with _closed_on_error(smtp):
             smtp.ehlo_or_helo_if_needed()
-        except BaseException:
-            smtp.close()
-            raise
         return smtp
 
     def _login(self, smtp: smtplib.SMTP) -> None:
