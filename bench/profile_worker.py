@@ -32,12 +32,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from distributie import runs
-    from distributie.checking import CheckedMailing
     from distributie.ledger import Ledger
-    from distributie.mailing import BUNDLED_MAILING, load_mailing
-    from distributie.recipients import read_recipients
     from distributie.redis_server import RedisServer
-    from distributie.rendering import compile_mailing
     from distributie.sending import RecipientSender, worker_name
     from distributie.settings import load_settings
     from distributie.throttle import RedisConnectionGate
@@ -53,12 +49,8 @@ def main() -> None:
         with bench.smtp_sink(bench.sink_kind(args.sink)) as sink:
             os.environ.update(bench.distributie_env(server.url, sink.port))
             settings = load_settings()
-            mailing = load_mailing(BUNDLED_MAILING)
-            recipients = read_recipients(inputs.recipients, mailing.spec.required_columns)
-            compiled = compile_mailing(mailing)
-            checked = CheckedMailing(
-                mailing, compiled, recipients, compiled.render(recipients.recipients[0].context())
-            )
+            checked = bench.checked_inputs(inputs)
+            recipients = checked.recipients
             ledger = Ledger.from_url(server.url)
             run_id = runs.create_run(ledger, checked, recipients.recipients, "bench", "bench")
             gate = RedisConnectionGate(ledger.client, worker_name(), 4)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,6 +38,9 @@ import redis  # noqa: E402
 from distributie.mailing import BUNDLED_MAILING, load_mailing  # noqa: E402
 from distributie.recipients import Recipient, read_recipients, recipient_key  # noqa: E402
 from distributie.redis_server import RedisServer  # noqa: E402
+
+if TYPE_CHECKING:
+    from distributie.checking import CheckedMailing
 
 BENCH = ROOT / "bench"
 WORK = BENCH / "work"
@@ -313,6 +316,29 @@ def distributie_env(url: str, port: int, **extra: str) -> dict[str, str]:
     return env
 
 
+def start_worker(env: dict[str, str], concurrency: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(BIN / "distributie"), "worker", "--quiet", "--concurrency", str(concurrency)],
+        env=env,
+        cwd=WORK,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def checked_inputs(inputs: Inputs) -> CheckedMailing:
+    """The bundled mailing and the generated list, ready for create_run (rows not re-checked)."""
+    from distributie.checking import CheckedMailing
+    from distributie.rendering import compile_mailing
+
+    mailing = load_mailing(BUNDLED_MAILING)
+    recipients = read_recipients(inputs.recipients, mailing.spec.required_columns)
+    compiled = compile_mailing(mailing)
+    sample = compiled.render(recipients.recipients[0].context())
+    return CheckedMailing(mailing, compiled, recipients, sample)
+
+
 @contextmanager
 def redis_and_worker(
     tag: str, port: int, concurrency: int, **extra: str
@@ -323,14 +349,7 @@ def redis_and_worker(
     server.start()
     try:
         env = distributie_env(server.url, port, **extra)
-        worker = subprocess.Popen(
-            [str(BIN / "distributie"), "worker", "--quiet", "--concurrency", str(concurrency)],
-            env=env,
-            cwd=WORK,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        worker = start_worker(env, concurrency)
         try:
             _workers_online(server)
             yield server, worker, env
@@ -499,14 +518,7 @@ def measure_round_trips(inputs: Inputs, sink: Sink) -> dict[str, Any]:
         thread = threading.Thread(target=listen, daemon=True)
         thread.start()
         time.sleep(0.2)
-        worker = subprocess.Popen(
-            [str(BIN / "distributie"), "worker", "--quiet", "--concurrency", "2"],
-            env=env,
-            cwd=WORK,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        worker = start_worker(env, 2)
         try:
             while int(poller.hget(f"distributie:run:{run_id}:counts", "sent") or 0) < inputs.n:
                 time.sleep(0.1)
@@ -533,9 +545,7 @@ def measure_round_trips(inputs: Inputs, sink: Sink) -> dict[str, Any]:
 def measure_enqueue(inputs: Inputs) -> dict[str, Any]:
     """create_run + enqueue of N recipients, in process, with no worker consuming."""
     from distributie import runs, tasks
-    from distributie.checking import CheckedMailing
     from distributie.ledger import Ledger
-    from distributie.rendering import compile_mailing
     from distributie.settings import load_settings
 
     data = WORK / "redis-enqueue"
@@ -545,12 +555,8 @@ def measure_enqueue(inputs: Inputs) -> dict[str, Any]:
     try:
         os.environ["DISTRIBUTIE_REDIS_URL"] = server.url
         settings = load_settings()
-        mailing = load_mailing(BUNDLED_MAILING)
-        recipients = read_recipients(inputs.recipients, mailing.spec.required_columns)
-        compiled = compile_mailing(mailing)
-        checked = CheckedMailing(
-            mailing, compiled, recipients, compiled.render(recipients.recipients[0].context())
-        )
+        checked = checked_inputs(inputs)
+        recipients = checked.recipients
         ledger = Ledger.from_url(server.url)
         tasks.configure(settings, redis_url=server.url)
         client = server.client()
