@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -431,7 +431,7 @@ class Ledger:
         created_by: str,
         transport: str,
         recipients: Sequence[NewRecipient],
-        message_id_for: Any,
+        message_id_for: Callable[[str, int], str],
     ) -> None:
         """Write a run and all its recipients as `queued`, in one transaction."""
         self.store_bundle(bundle)

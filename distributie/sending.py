@@ -111,7 +111,7 @@ class RecipientSender:
         context = self._runs.get(run_id)
         if context is None:
             sha = self.ledger.run_info(run_id)["templates_sha256"]
-            mailing = _mailing(self.ledger, sha)
+            mailing = mailing_from_bundle(self.ledger.load_bundle(sha))
             domain = mailing.spec.sender.address.rpartition("@")[2]
             context = self._runs[run_id] = RunContext(mailing, compile_mailing(mailing), domain)
         return context
@@ -319,7 +319,3 @@ def _reply_text(exc: Exception) -> str:
     if reply is None:
         return str(exc)
     return f"{reply.code} {reply.text}" if reply.code is not None else str(reply.text)
-
-
-def _mailing(ledger: Ledger, sha: str) -> Mailing:
-    return mailing_from_bundle(ledger.load_bundle(sha))
