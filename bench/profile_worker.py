@@ -31,13 +31,14 @@ def main() -> None:
     parser.add_argument("--html", type=Path, help="also write the profile as HTML here")
     args = parser.parse_args()
 
-    from distributie import runs
+    from distributie.delivery.sending import RecipientSender
+    from distributie.delivery.throttle import RedisConnectionGate
+    from distributie.delivery.transport import make_transport
     from distributie.ledger import Ledger
-    from distributie.redis_server import RedisServer
-    from distributie.sending import RecipientSender, worker_name
+    from distributie.operations import runs
+    from distributie.runtime.processes import holder_name
+    from distributie.runtime.redis_server import RedisServer
     from distributie.settings import load_settings
-    from distributie.throttle import RedisConnectionGate
-    from distributie.transport import make_transport
 
     bench.WORK.mkdir(parents=True, exist_ok=True)
     inputs = bench.generate(args.n)
@@ -53,7 +54,7 @@ def main() -> None:
             recipients = checked.recipients
             ledger = Ledger.from_url(server.url)
             run_id = runs.create_run(ledger, checked, recipients.recipients, "bench", "bench")
-            gate = RedisConnectionGate(ledger.client, worker_name(), 4)
+            gate = RedisConnectionGate(ledger.client, holder_name(), 4)
             sender = RecipientSender(settings, ledger, make_transport(settings, gate), gate)
             keys = [r.key for r in recipients.recipients]
             sender.send(run_id, keys[0], 1, lambda *_: None)  # warm: compile, connect

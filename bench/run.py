@@ -35,12 +35,12 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
-from distributie.mailing import BUNDLED_MAILING, load_mailing  # noqa: E402
-from distributie.recipients import Recipient, read_recipients, recipient_key  # noqa: E402
-from distributie.redis_server import RedisServer  # noqa: E402
+from distributie.compose.mailing import BUNDLED_MAILING, load_mailing  # noqa: E402
+from distributie.compose.recipients import Recipient, read_recipients, recipient_key  # noqa: E402
+from distributie.runtime.redis_server import RedisServer  # noqa: E402
 
 if TYPE_CHECKING:
-    from distributie.checking import CheckedMailing
+    from distributie.compose.checking import CheckedMailing
 
 BENCH = ROOT / "bench"
 WORK = BENCH / "work"
@@ -198,7 +198,7 @@ def generate(n: int) -> Inputs:
             context = Recipient(0, fields["gemeente"], fields["email"], fields, "x").context()
             writer.writerow({**fields, **{k: context[k] for k in derived}})
     # The static .docx for the tools that cannot personalise: one recipient's letter.
-    from distributie.rendering import compile_mailing
+    from distributie.compose.rendering import compile_mailing
 
     first = Recipient(2, rows[0]["gemeente"], rows[0]["email"], rows[0], recipient_key("x"))
     rendered = compile_mailing(mailing).render(first.context())
@@ -329,8 +329,8 @@ def start_worker(env: dict[str, str], concurrency: int) -> subprocess.Popen[byte
 
 def checked_inputs(inputs: Inputs) -> CheckedMailing:
     """The bundled mailing and the generated list, ready for create_run (rows not re-checked)."""
-    from distributie.checking import CheckedMailing
-    from distributie.rendering import compile_mailing
+    from distributie.compose.checking import CheckedMailing
+    from distributie.compose.rendering import compile_mailing
 
     mailing = load_mailing(BUNDLED_MAILING)
     recipients = read_recipients(inputs.recipients, mailing.spec.required_columns)
@@ -544,8 +544,9 @@ def measure_round_trips(inputs: Inputs, sink: Sink) -> dict[str, Any]:
 
 def measure_enqueue(inputs: Inputs) -> dict[str, Any]:
     """create_run + enqueue of N recipients, in process, with no worker consuming."""
-    from distributie import runs, tasks
+    from distributie.delivery import tasks
     from distributie.ledger import Ledger
+    from distributie.operations import runs
     from distributie.settings import load_settings
 
     data = WORK / "redis-enqueue"
@@ -588,8 +589,9 @@ def measure_enqueue(inputs: Inputs) -> dict[str, Any]:
 
 def measure_units(samples: int = 2000) -> dict[str, Any]:
     """Per-recipient costs inside one worker process (medians): the unit-level speed checks."""
-    from distributie.message import Addressing, build_message
-    from distributie.rendering import compile_mailing
+    from distributie.compose.addressing import Addressing
+    from distributie.compose.message import build_message
+    from distributie.compose.rendering import compile_mailing
 
     mailing = load_mailing(BUNDLED_MAILING)
     assert mailing.default_recipients is not None

@@ -70,3 +70,9 @@ class UsageError(DistributieError):
     """A command was asked something it cannot do, e.g. a run or gemeente that does not exist."""
 
     exit_code = 2
+
+
+class LedgerError(DistributieError):
+    """The ledger lacks something it must have (e.g. its data was lost with a Redis without AOF)."""
+
+    exit_code = 2

@@ -1,4 +1,7 @@
-"""Every delivery state of a recipient, and the groupings the rest of the code asks about."""
+"""Every delivery state of a recipient, every outcome in its history, and their groupings.
+
+The ledger's Lua scripts get these names from here (see ledger/scripts.py), so a name exists once.
+"""
 
 from __future__ import annotations
 
@@ -29,9 +32,35 @@ OUTCOME_TRANSIENT = "transient"  # temporary problem before the end of DATA: wil
 OUTCOME_PERMANENT = "permanent"  # the server refused: failed
 OUTCOME_UNKNOWN = "unknown"  # lost while waiting for the reply to the end of DATA
 OUTCOME_ERROR = "error"  # a bug in distributie: failed (or unknown after the end of DATA)
-# Written by the ledger's Lua scripts, which spell them out:
+# Written by the ledger's scripts:
 OUTCOME_CLAIMED = "claimed"  # a worker took the recipient: an attempt starts
 OUTCOME_WORKER_LOST = "worker-lost"  # the worker died; decided by how far it got
-OUTCOME_CANCELLED = "cancelled"
+OUTCOME_CANCELLED = "cancelled"  # an operator cancelled a queued or retrying recipient
+OUTCOME_CANCEL_REQUESTED = "cancel"  # cancelled while being sent: that attempt is not retried
 OUTCOME_LATE = "late"  # the outcome of an attempt that was taken over: kept, not applied
 OUTCOME_QUEUED = "queued"  # the run's creation, or an operator's resend or retry
+OUTCOME_CREATED = "created"  # the run's creation, in the run's event stream
+
+ALL_OUTCOMES = (
+    OUTCOME_ACCEPTED,
+    OUTCOME_TRANSIENT,
+    OUTCOME_PERMANENT,
+    OUTCOME_UNKNOWN,
+    OUTCOME_ERROR,
+    OUTCOME_CLAIMED,
+    OUTCOME_WORKER_LOST,
+    OUTCOME_CANCELLED,
+    OUTCOME_CANCEL_REQUESTED,
+    OUTCOME_LATE,
+    OUTCOME_QUEUED,
+    OUTCOME_CREATED,
+)
+
+# How far the attempt that holds a claim got: decides what a takeover may do.
+STAGE_CLAIMED = "claimed"
+STAGE_END_OF_DATA = "end-of-data"  # the final dot may have gone out: never resent on its own
+
+ALL_STAGES = (STAGE_CLAIMED, STAGE_END_OF_DATA)
+
+# Why a queued recipient waits (shown by `status`).
+WAITING_DAILY_LIMIT = "daily-limit"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from distributie.recipients import Recipient, recipient_key
+from distributie.compose.recipients import Recipient, recipient_key
 
 MAILINGS = Path(__file__).resolve().parent.parent / "testdata" / "mailings"
 MINIMAL = MAILINGS / "minimal"

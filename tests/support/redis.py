@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import redis
 
-from distributie.redis_server import RedisServer
+from distributie.runtime.redis_server import RedisServer
 
 __all__ = ["TestRedis", "redis_server", "redis_url"]
 

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from distributie import runs, states, tasks
-from distributie.checking import check_mailing
+from distributie import states
+from distributie.compose.checking import check_mailing
+from distributie.compose.mailing import BUNDLED_MAILING
 from distributie.ledger import Ledger
-from distributie.mailing import BUNDLED_MAILING
+from distributie.operations import runs
+from distributie.operations.session import Session
 from distributie.settings import Settings
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "WorkerPool",
     "children_of",
     "fast_settings_env",
+    "session_for",
     "start_run",
     "wait_until_settled",
     "worker_pool",
@@ -192,9 +195,20 @@ def worker_pool(redis_url: str, tmp_path: Path) -> Iterator[WorkerPool]:
 @dataclass(frozen=True)
 class RunHandle:
     run_id: str
-    ledger: Ledger
+    session: Session  # the test's own session with the suite's Redis
     keys: list[str]
     emails: dict[str, str]  # recipient key -> address
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.session.ledger
+
+
+def session_for(env: Mapping[str, str]) -> Session:
+    """A session on the Redis in `env`, with the settings in `env` (as a worker would read)."""
+    settings = Settings(**{k.removeprefix("DISTRIBUTIE_").lower(): v for k, v in env.items()})
+    url = env["DISTRIBUTIE_REDIS_URL"]
+    return Session(settings, Ledger.from_url(url), url, embedded=False)
 
 
 def start_run(
@@ -204,15 +218,11 @@ def start_run(
     by: str = "test",
 ) -> RunHandle:
     """Check, create and enqueue a run from the test process, as `distributie send` does."""
-    settings = Settings(**{k.removeprefix("DISTRIBUTIE_").lower(): v for k, v in env.items()})
-    checked = check_mailing(mailing, recipients_csv, settings.max_message_bytes)
-    url = env["DISTRIBUTIE_REDIS_URL"]
-    ledger = Ledger.from_url(url)
+    session = session_for(env)
+    checked = check_mailing(mailing, recipients_csv, session.settings.max_message_bytes)
     chosen = checked.recipients.recipients
-    run_id = runs.create_run(ledger, checked, chosen, by, runs.transport_description(settings))
-    tasks.configure(settings, redis_url=url)
-    tasks.enqueue(run_id, [(r.key, 1) for r in chosen], settings.batch_size)
-    return RunHandle(run_id, ledger, [r.key for r in chosen], {r.key: r.email for r in chosen})
+    run_id = runs.start_run(session, checked, chosen, by)
+    return RunHandle(run_id, session, [r.key for r in chosen], {r.key: r.email for r in chosen})
 
 
 def wait_until_settled(ledger: Ledger, run_id: str, timeout: float = 60) -> dict[str, int]:

@@ -1,0 +1,69 @@
+"""Commands that look at a mailing without sending: check, preview, render."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from distributie.cli.app import MailingOption, RecipientsOption, cli, guarded, load, out
+from distributie.operations import mailings
+from distributie.operations.mailings import BUNDLED_MAILING
+
+
+@cli.command()
+def check(mailing: MailingOption = BUNDLED_MAILING, recipients: RecipientsOption = None) -> None:
+    """Validate the mailing and recipient list; print every problem (exit 2) or a summary."""
+    settings = load()
+    checked = guarded(lambda: mailings.check(settings, mailing, recipients))
+    sample = checked.sample
+    out.print(f"Mailing:     {checked.mailing.spec.name} ({checked.mailing.directory})")
+    out.print(f"Recipients:  {len(checked.recipients.recipients)} in {checked.recipients.path}")
+    out.print(
+        "Attachments: "
+        + (", ".join(a.filename for a in sample.attachments) or "none")
+        + "  (first recipient)"
+    )
+    out.print(f"Subject:     {sample.subject}")
+    out.print("OK: every recipient renders; nothing was sent.", style="green")
+
+
+@cli.command()
+def preview(
+    gemeente: Annotated[str, typer.Option("--gemeente", help="The recipient to preview.")],
+    mailing: MailingOption = BUNDLED_MAILING,
+    recipients: RecipientsOption = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write the .eml (default: <gemeente>.eml)."),
+    ] = None,
+) -> None:
+    """Show one recipient's subject and text, and write the exact .eml that would be sent."""
+    settings = load()
+    checked = guarded(lambda: mailings.check(settings, mailing, recipients))
+    shown = guarded(lambda: mailings.preview(checked, gemeente))
+    path = out_file or Path(f"{shown.recipient.key}.eml")
+    guarded(lambda: mailings.write_file(path, shown.message.data))
+    rendered = shown.message.rendered
+    out.print(f"To:      {rendered.to_name} <{shown.recipient.email}>")
+    out.print(f"Subject: {rendered.subject}")
+    for attachment in rendered.attachments:
+        out.print(f"Attachment: {attachment.filename} ({len(attachment.content):,} bytes)")
+    out.print()
+    out.print(rendered.text)
+    out.print()
+    out.print(f"Written to {path}; nothing was sent.")
+
+
+@cli.command()
+def render(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the .eml files.")],
+    mailing: MailingOption = BUNDLED_MAILING,
+    recipients: RecipientsOption = None,
+) -> None:
+    """Write every recipient's message as an .eml file (a dry run: nothing is sent)."""
+    settings = load()
+    checked = guarded(lambda: mailings.check(settings, mailing, recipients))
+    count = guarded(lambda: mailings.render_all(checked, out_dir))
+    out.print(f"Wrote {count} messages to {out_dir}; nothing was sent.")

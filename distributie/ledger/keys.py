@@ -1,0 +1,53 @@
+"""The names of every Redis key distributie uses (the README's "Ledger key schema")."""
+
+from __future__ import annotations
+
+PREFIX = "distributie"
+RUNS = f"{PREFIX}:runs"
+LEASES = f"{PREFIX}:leases"
+RATE_NEXT = f"{PREFIX}:rate:next"
+RATE_LOG = f"{PREFIX}:rate:log"
+CONNECTIONS = f"{PREFIX}:smtp:connections"
+CONNECTION_WAITERS = f"{PREFIX}:smtp:waiting"
+
+
+def run_key(run_id: str) -> str:
+    return f"{PREFIX}:run:{run_id}"
+
+
+def recipient_key_of(run_id: str, key: str) -> str:
+    return f"{PREFIX}:run:{run_id}:r:{key}"
+
+
+def history_key(run_id: str, key: str) -> str:
+    return f"{PREFIX}:run:{run_id}:r:{key}:history"
+
+
+def counts_key(run_id: str) -> str:
+    return f"{PREFIX}:run:{run_id}:counts"
+
+
+def order_key(run_id: str) -> str:
+    return f"{PREFIX}:run:{run_id}:order"
+
+
+def events_key(run_id: str) -> str:
+    return f"{PREFIX}:run:{run_id}:events"
+
+
+def bundle_key(sha256: str) -> str:
+    return f"{PREFIX}:bundle:{sha256}"
+
+
+def daily_key(day: str) -> str:
+    return f"{PREFIX}:daily:{day}"
+
+
+def transition_keys(run_id: str, key: str) -> list[str]:
+    """KEYS[1..4] of every script that moves a recipient from one state to another."""
+    return [
+        recipient_key_of(run_id, key),
+        history_key(run_id, key),
+        counts_key(run_id),
+        events_key(run_id),
+    ]

@@ -1,0 +1,88 @@
+"""Checking a mailing with its list, and looking at its messages before anything is sent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from distributie.compose.addressing import addressing_for
+from distributie.compose.checking import CheckedMailing, check_mailing
+from distributie.compose.mailing import BUNDLED_MAILING
+from distributie.compose.message import ComposedMessage, compose
+from distributie.compose.recipients import Recipient
+from distributie.errors import UsageError
+from distributie.settings import Settings
+
+__all__ = [
+    "BUNDLED_MAILING",
+    "CheckedMailing",
+    "Preview",
+    "Recipient",
+    "check",
+    "preview",
+    "render_all",
+    "select_recipients",
+]
+
+
+def check(settings: Settings, mailing_dir: Path, recipients: Path | None) -> CheckedMailing:
+    """Load and check everything; InputError lists every problem."""
+    return check_mailing(mailing_dir, recipients, settings.max_message_bytes)
+
+
+def select_recipients(
+    recipients: Sequence[Recipient], only: Sequence[str], limit: int | None
+) -> list[Recipient]:
+    """The recipients named by gemeente or key (all when none named), the first `limit` of them."""
+    chosen = list(recipients)
+    if only:
+        by_name = {r.gemeente.casefold(): r for r in recipients} | {r.key: r for r in recipients}
+        missing = [name for name in only if name.strip().casefold() not in by_name]
+        if missing:
+            raise UsageError(
+                "not in the recipient list: " + ", ".join(repr(name) for name in missing)
+            )
+        wanted = {by_name[name.strip().casefold()].key for name in only}
+        chosen = [r for r in recipients if r.key in wanted]
+    if limit is not None:
+        chosen = chosen[:limit]
+    return chosen
+
+
+@dataclass(frozen=True)
+class Preview:
+    recipient: Recipient
+    message: ComposedMessage
+
+
+def message_of(checked: CheckedMailing, recipient: Recipient, run_id: str) -> ComposedMessage:
+    """The exact message this recipient would get (a first send, resend 0)."""
+    sender = checked.mailing.spec.sender
+    return compose(checked.compiled, recipient, addressing_for(sender, recipient, run_id, 0))
+
+
+def preview(checked: CheckedMailing, gemeente: str) -> Preview:
+    """One recipient's message, exactly as it would be sent."""
+    recipient = select_recipients(checked.recipients.recipients, [gemeente], None)[0]
+    return Preview(recipient, message_of(checked, recipient, "preview"))
+
+
+def write_file(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write: {exc.strerror}") from None
+
+
+def render_all(checked: CheckedMailing, out_dir: Path) -> int:
+    """Write every recipient's message as `<out_dir>/<gemeente key>.eml`; returns the count."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{out_dir}: cannot create this folder: {exc.strerror}") from None
+    for recipient in checked.recipients.recipients:
+        # The key is a slug of the gemeente: a '/' in a name can never leave the folder.
+        data = message_of(checked, recipient, "render").data
+        write_file(out_dir / f"{recipient.key}.eml", data)
+    return len(checked.recipients.recipients)

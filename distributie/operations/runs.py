@@ -1,0 +1,140 @@
+"""Runs as an operator sees them: start one, resend one recipient, retry the failed, cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from distributie import states
+from distributie.compose.addresses import AddressError, normalise_address
+from distributie.compose.addressing import message_id
+from distributie.compose.checking import CheckedMailing
+from distributie.compose.recipients import Recipient
+from distributie.errors import UsageError
+from distributie.ledger import Ledger, NewRecipient, Requeued, new_run_id
+from distributie.operations.describe import transport_description
+from distributie.operations.session import Session
+
+# (recipient key, task sequence number): what a task message carries per recipient.
+QueuedItem = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Requeue:
+    """Recipients of a run queued again (by resend or retry)."""
+
+    run_id: str
+    queued: list[QueuedItem]
+
+
+def create_run(
+    ledger: Ledger,
+    checked: CheckedMailing,
+    recipients: Sequence[Recipient],
+    created_by: str,
+    transport: str,
+) -> str:
+    """Store a run with its mailing and every chosen recipient as `queued`; returns its id."""
+    run_id = new_run_id()
+    domain = checked.mailing.spec.sender.domain
+    ledger.create_run(
+        run_id,
+        mailing_name=checked.mailing.spec.name,
+        mailing_dir=str(checked.mailing.directory),
+        bundle=checked.mailing.bundle,
+        recipients_path=str(checked.recipients.path.resolve()),
+        recipients_sha256=checked.recipients.sha256,
+        created_by=created_by,
+        transport=transport,
+        recipients=[
+            NewRecipient(r.key, r.gemeente, r.email, {"row": r.row, "fields": r.fields})
+            for r in recipients
+        ],
+        message_id_for=lambda key, resend: message_id(run_id, key, resend, domain),
+    )
+    return run_id
+
+
+def enqueue(session: Session, run_id: str, items: Sequence[QueuedItem]) -> None:
+    """Hand recipients to the workers, in batches of DISTRIBUTIE_BATCH_SIZE."""
+    from distributie.delivery import tasks  # Celery is slow to import; not every command needs it
+
+    tasks.configure(session.settings, redis_url=session.redis_url)
+    tasks.enqueue(run_id, items, session.settings.batch_size)
+
+
+def start_run(
+    session: Session, checked: CheckedMailing, recipients: Sequence[Recipient], by: str
+) -> str:
+    """Create the run and queue every recipient; returns the run id."""
+    transport = transport_description(session.settings)
+    run_id = create_run(session.ledger, checked, recipients, by, transport)
+    enqueue(session, run_id, [(r.key, 1) for r in recipients])
+    return run_id
+
+
+def require_run(ledger: Ledger, run_id: str | None) -> str:
+    """The run asked for (the latest when None), or a UsageError saying there is none."""
+    if run_id is None:
+        latest = ledger.latest_run()
+        if latest is None:
+            raise UsageError("there are no runs yet: start one with `distributie send`")
+        return latest
+    if not ledger.run_exists(run_id):
+        raise UsageError(f"there is no run {run_id!r}; `distributie runs` lists them")
+    return run_id
+
+
+def valid_address(address: str) -> str:
+    """A corrected address for a resend, normalised, or a UsageError saying what is wrong."""
+    try:
+        return normalise_address(address)
+    except AddressError as exc:
+        raise UsageError(f"--to {address!r} is not a valid e-mail address: {exc}") from None
+
+
+def resend(session: Session, run: str, gemeente: str, to: str | None, by: str) -> Requeue:
+    """Queue one recipient again (to a corrected address if given) and hand it to the workers."""
+    ledger = session.ledger
+    run_id = require_run(ledger, run)
+    key = ledger.find_recipient(run_id, gemeente)
+    if key is None:
+        raise UsageError(f"run {run_id} has no recipient {gemeente!r}")
+    result = ledger.requeue(run_id, key, by, to, "resend requested")
+    if not isinstance(result, Requeued):
+        raise UsageError(
+            f"{gemeente} is still {result.state} in run {run_id}: wait until it is sent, failed, "
+            f"unknown or cancelled before resending"
+        )
+    enqueue(session, run_id, [(key, result.seq)])
+    return Requeue(run_id, [(key, result.seq)])
+
+
+def retry(session: Session, run: str, by: str) -> Requeue:
+    """Queue every failed and unknown recipient again and hand them to the workers."""
+    ledger = session.ledger
+    run_id = require_run(ledger, run)
+    queued: list[QueuedItem] = []
+    for recipient in ledger.status(run_id, with_history=False).recipients:
+        if recipient.state in states.RETRYABLE_BY_OPERATOR:
+            result = ledger.requeue(run_id, recipient.key, by, None, "retry requested")
+            if isinstance(result, Requeued):
+                queued.append((recipient.key, result.seq))
+    if queued:
+        enqueue(session, run_id, queued)
+    return Requeue(run_id, queued)
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    run_id: str
+    cancelled: int  # stopped before they were sent
+    finishing: int  # being sent now: that attempt finishes and is not retried
+
+
+def cancel(session: Session, run: str, by: str) -> Cancelled:
+    """Cancel what has not been sent; an attempt in progress finishes and is not retried."""
+    ledger = session.ledger
+    run_id = require_run(ledger, run)
+    verdicts = [ledger.cancel(run_id, key, by) for key in ledger.recipient_keys(run_id)]
+    return Cancelled(run_id, verdicts.count("cancelled"), verdicts.count("finishing"))

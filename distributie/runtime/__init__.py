@@ -1,0 +1,1 @@
+"""The processes distributie runs for itself: the private Redis, embedded workers, and logging."""
