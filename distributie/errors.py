@@ -76,3 +76,10 @@ class LedgerError(DistributieError):
     """The ledger lacks something it must have (e.g. its data was lost with a Redis without AOF)."""
 
     exit_code = 2
+
+
+class InvariantError(Exception):
+    """distributie's own code broke a rule it relies on: a bug, never a user's doing.
+
+    Deliberately not a DistributieError: it crashes loudly with a traceback.
+    """

@@ -15,7 +15,7 @@ from distributie.compose.rendering import (
     RenderError,
     compile_mailing,
 )
-from distributie.errors import InputError, Problem
+from distributie.errors import InputError, InvariantError, Problem
 
 # Headers, MIME boundaries and base64's 4/3 growth, rounded up.
 _MIME_OVERHEAD = 4096
@@ -81,7 +81,8 @@ _forked_job: tuple[CompiledMailing, RecipientList, int] | None = None
 
 
 def _render_chunk(bounds: tuple[int, int]) -> tuple[list[Problem], RenderedMessage | None]:
-    assert _forked_job is not None
+    if _forked_job is None:
+        raise InvariantError("a forked check process started without its job")
     return _render_rows(*_forked_job, *bounds)
 
 
@@ -125,5 +126,6 @@ def check_mailing(
     problems, sample = _render_all(compiled, recipients, max_message_bytes)
     if problems:
         raise InputError(problems)
-    assert sample is not None
+    if sample is None:
+        raise InvariantError("no problem and no message: every row must have rendered")
     return CheckedMailing(mailing, compiled, recipients, sample)

@@ -126,6 +126,9 @@ def _column_letter(index: int) -> str:
     return letters
 
 
+DataRows = list[tuple[int, list[str]]]
+
+
 def _validate(
     file: str, table: Table, required_columns: Sequence[str], problems: list[Problem]
 ) -> tuple[list[str], list[Recipient]]:
@@ -142,8 +145,38 @@ def _validate(
     if not any(names):
         problems.append(Problem(file, "the first row (the header) is empty", row=header_row))
         return [], []
+    positions = _header(file, header_row, names, data_rows, problems)
+    columns = list(positions)
+    required = dict.fromkeys(normalise_header(c) for c in (*ALWAYS_REQUIRED, *required_columns))
+    for name in required:
+        if name not in positions:
+            problems.append(
+                Problem(
+                    file,
+                    f"required column {name!r} is missing; the header has: "
+                    + (", ".join(columns) or "(no names)"),
+                    row=header_row,
+                    column=name,
+                )
+            )
+    rows = _RowChecker()
+    recipients: list[Recipient] = []
+    for row, cells in data_rows:
+        fields = {name: _cell(cells, index) for name, index in positions.items()}
+        found, recipient = rows.check(row, fields)
+        problems.extend(
+            Problem(file, reason, row=row, column=column, value=fields[column])
+            for column, reason in found
+        )
+        if recipient is not None:
+            recipients.append(recipient)
+    return columns, recipients
 
-    columns: list[str] = []
+
+def _header(
+    file: str, header_row: int, names: list[str], data_rows: DataRows, problems: list[Problem]
+) -> dict[str, int]:
+    """The position of every named column; nameless columns with data and doubles are problems."""
     positions: dict[str, int] = {}
     for index, name in enumerate(names):
         if not name:
@@ -158,8 +191,7 @@ def _validate(
                         column=_column_letter(index),
                     )
                 )
-            continue
-        if name in positions:
+        elif name in positions:
             problems.append(
                 Problem(
                     file,
@@ -169,30 +201,24 @@ def _validate(
                     column=name,
                 )
             )
-            continue
-        positions[name] = index
-        columns.append(name)
+        else:
+            positions[name] = index
+    return positions
 
-    required = dict.fromkeys(normalise_header(c) for c in (*ALWAYS_REQUIRED, *required_columns))
-    for name in required:
-        if name not in positions:
-            problems.append(
-                Problem(
-                    file,
-                    f"required column {name!r} is missing; the header has: "
-                    + (", ".join(columns) or "(no names)"),
-                    row=header_row,
-                    column=name,
-                )
-            )
 
-    recipients: list[Recipient] = []
-    seen_gemeente: dict[str, int] = {}
-    seen_key: dict[str, tuple[int, str]] = {}
-    seen_email: dict[str, int] = {}
-    for row, cells in data_rows:
-        fields = {name: _cell(cells, index) for name, index in positions.items()}
-        found: list[tuple[str, str]] = []  # (column, reason)
+class _RowChecker:
+    """Checks one row after another; remembers what earlier rows used, to find duplicates."""
+
+    def __init__(self) -> None:
+        self.seen_gemeente: dict[str, int] = {}
+        self.seen_key: dict[str, tuple[int, str]] = {}
+        self.seen_email: dict[str, int] = {}
+
+    def check(
+        self, row: int, fields: dict[str, str]
+    ) -> tuple[list[tuple[str, str]], Recipient | None]:
+        """Every (column, reason) wrong with this row, and its Recipient when nothing is."""
+        found: list[tuple[str, str]] = []
         for name, value in fields.items():
             reason = _check_characters(name, value)
             if reason:
@@ -201,34 +227,30 @@ def _validate(
         gemeente = fields.get("gemeente", "")
         key = recipient_key(gemeente)
         if "gemeente" in fields:
-            reason = _check_gemeente(gemeente, key, row, seen_gemeente, seen_key)
+            reason = _check_gemeente(gemeente, key, row, self.seen_gemeente, self.seen_key)
             if reason:
                 found.append(("gemeente", reason))
 
         email = ""
         if "email" in fields:
-            email, reason = _check_email(fields["email"])
-            folded = email.casefold()
-            if email and folded in seen_email:
-                reason = f"the address already appears in row {seen_email[folded]}"
-            elif email:
-                seen_email[folded] = row
+            email, reason = self._email(row, fields["email"])
             if reason:
                 found.append(("email", reason))
 
         if "aanhef" in fields and normalise_aanhef(fields["aanhef"]) is None:
             found.append(("aanhef", f"unknown aanhef; allowed are {AANHEF_ALLOWED}"))
-
         if found:
-            problems.extend(
-                Problem(file, reason, row=row, column=column, value=fields[column])
-                for column, reason in found
-            )
-        else:
-            recipients.append(
-                Recipient(row=row, gemeente=gemeente, email=email, fields=fields, key=key)
-            )
-    return columns, recipients
+            return found, None
+        return found, Recipient(row=row, gemeente=gemeente, email=email, fields=fields, key=key)
+
+    def _email(self, row: int, value: str) -> tuple[str, str | None]:
+        email, reason = _check_email(value)
+        folded = email.casefold()
+        if email and folded in self.seen_email:
+            reason = f"the address already appears in row {self.seen_email[folded]}"
+        elif email:
+            self.seen_email[folded] = row
+        return email, reason
 
 
 def _cell(cells: list[str], index: int) -> str:

@@ -137,8 +137,7 @@ def make_environment(autoescape: bool) -> SandboxedEnvironment:
 class _Attachment:
     filename: Template
     filename_source: str
-    docx: CompiledDocx | None
-    static: RenderedAttachment | None
+    content: CompiledDocx | RenderedAttachment  # a .docx template, or a static file
     label: str
 
 
@@ -183,25 +182,26 @@ class CompiledMailing:
         for index, attachment in enumerate(spec.attachments):
             key = f"{label} (attachments[{index}].filename)"
             filename = compile_string(text_env, attachment.filename, key)
-            docx = None
-            static = None
+            content: CompiledDocx | RenderedAttachment
             if attachment.template is not None:
                 try:
-                    docx = CompiledDocx(files[attachment.template], xml_env, attachment.template)
+                    content = CompiledDocx(files[attachment.template], xml_env, attachment.template)
                 except DocxTemplateError as exc:
                     problems.append(Problem(file_label(attachment.template), str(exc)))
+                    continue
                 except TemplateSyntaxError as exc:
                     problems.append(
                         Problem(file_label(attachment.template), f"template error: {exc.message}")
                     )
+                    continue
             else:
                 source = attachment.file or ""
                 mimetype = (
                     mimetypes.guess_type(attachment.filename)[0] or "application/octet-stream"
                 )
-                static = RenderedAttachment("", files[source], mimetype, static=True)
+                content = RenderedAttachment("", files[source], mimetype, static=True)
             self._attachments.append(
-                _Attachment(filename, attachment.filename, docx, static, attachment.source)
+                _Attachment(filename, attachment.filename, content, attachment.source)
             )
         if problems:
             raise InputError(problems)
@@ -236,37 +236,38 @@ class CompiledMailing:
             if self.html is not None
             else None
         )
-        attachments = []
-        for attachment in self._attachments:
-            filename = self._header(attachment.filename, attachment.filename_source, context)
-            # A file name is a name, not a path.
-            filename = filename.replace("/", "-").replace("\\", "-")
-            if not filename:
-                raise RenderError(attachment.filename_source, "renders an empty file name")
-            if attachment.docx is not None:
-                try:
-                    parts = attachment.docx.render_parts(context)
-                    if verify:
-                        for part, xml in parts.items():
-                            problem = xml_problem(xml)
-                            if problem:
-                                raise RenderError(
-                                    attachment.label, f"renders invalid XML in {part}: {problem}"
-                                )
-                    content = attachment.docx.assemble(parts)
-                except RenderError:
-                    raise
-                except Exception as exc:
-                    raise _render_error(attachment.label, exc) from None
-                attachments.append(RenderedAttachment(filename, content, DOCX_MIMETYPE, False))
-            else:
-                assert attachment.static is not None
-                attachments.append(
-                    RenderedAttachment(
-                        filename, attachment.static.content, attachment.static.mimetype, True
-                    )
-                )
-        return RenderedMessage(subject, to_name, text, html, tuple(attachments))
+        attachments = tuple(
+            self._attachment(attachment, context, verify) for attachment in self._attachments
+        )
+        return RenderedMessage(subject, to_name, text, html, attachments)
+
+    def _attachment(
+        self, attachment: _Attachment, context: Mapping[str, object], verify: bool
+    ) -> RenderedAttachment:
+        filename = self._header(attachment.filename, attachment.filename_source, context)
+        # A file name is a name, not a path.
+        filename = filename.replace("/", "-").replace("\\", "-")
+        if not filename:
+            raise RenderError(attachment.filename_source, "renders an empty file name")
+        if isinstance(attachment.content, RenderedAttachment):
+            static = attachment.content
+            return RenderedAttachment(filename, static.content, static.mimetype, True)
+        docx = attachment.content
+        try:
+            parts = docx.render_parts(context)
+            if verify:
+                for part, xml in parts.items():
+                    problem = xml_problem(xml)
+                    if problem:
+                        raise RenderError(
+                            attachment.label, f"renders invalid XML in {part}: {problem}"
+                        )
+            content = docx.assemble(parts)
+        except RenderError:
+            raise
+        except Exception as exc:
+            raise _render_error(attachment.label, exc) from None
+        return RenderedAttachment(filename, content, DOCX_MIMETYPE, False)
 
 
 def _column_with(char: str, rendered: str, context: Mapping[str, object]) -> str | None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
+
+from redis.typing import EncodableT
+
+from distributie.states import QUEUED
 
 # Every verdict a ledger script returns. The scripts spell them VERDICT.<name> (ledger/scripts.py
 # generates that table from this Literal), so the two cannot drift apart.
@@ -109,8 +114,53 @@ class RunStatus:
 
 
 @dataclass(frozen=True)
+class NewRun:
+    """A run as `create_run` stores it (the `run:{run}` hash of the key schema)."""
+
+    id: str
+    mailing: str
+    mailing_dir: str
+    recipients_path: str
+    recipients_sha256: str
+    created_by: str
+    transport: str
+
+    def fields(self, templates_sha256: str, total: int, now: float) -> dict[EncodableT, EncodableT]:
+        return {
+            "id": self.id,
+            "mailing": self.mailing,
+            "mailing_dir": self.mailing_dir,
+            "templates_sha256": templates_sha256,
+            "recipients_path": self.recipients_path,
+            "recipients_sha256": self.recipients_sha256,
+            "created_at": now,
+            "created_by": self.created_by,
+            "transport": self.transport,
+            "total": total,
+        }
+
+
+@dataclass(frozen=True)
 class NewRecipient:
+    """A recipient as `create_run` stores it, `queued` (the `run:{run}:r:{key}` hash)."""
+
     key: str
     gemeente: str
     email: str
-    data: dict[str, Any]
+    data: dict[str, Any]  # the row: {"row": Excel row number, "fields": {column: value}}
+
+    def fields(self, message_id: str, now: float) -> dict[EncodableT, EncodableT]:
+        return {
+            "key": self.key,
+            "gemeente": self.gemeente,
+            "email": self.email,
+            "data": json.dumps(self.data, ensure_ascii=False),
+            "state": QUEUED,
+            "seq": 1,
+            "resend": 0,
+            "attempts": 0,
+            "not_before": 0,
+            "message_id": message_id,
+            "created_at": now,
+            "updated_at": now,
+        }

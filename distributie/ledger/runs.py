@@ -23,7 +23,7 @@ from distributie.ledger.keys import (
     recipient_key_of,
     run_key,
 )
-from distributie.ledger.records import NewRecipient
+from distributie.ledger.records import NewRecipient, NewRun
 
 
 def new_run_id() -> str:
@@ -49,15 +49,8 @@ class RunWrites:
 
     def create_run(
         self,
-        run_id: str,
-        *,
-        mailing_name: str,
-        mailing_dir: str,
+        run: NewRun,
         bundle: MailingBundle,
-        recipients_path: str,
-        recipients_sha256: str,
-        created_by: str,
-        transport: str,
         recipients: Sequence[NewRecipient],
         message_id_for: Callable[[str, int], str],
     ) -> None:
@@ -65,27 +58,13 @@ class RunWrites:
         self.store_bundle(bundle)
         now = time.time()
         pipe = self.client.pipeline(transaction=True)
-        pipe.hset(
-            run_key(run_id),
-            mapping={
-                "id": run_id,
-                "mailing": mailing_name,
-                "mailing_dir": mailing_dir,
-                "templates_sha256": bundle.sha256,
-                "recipients_path": recipients_path,
-                "recipients_sha256": recipients_sha256,
-                "created_at": now,
-                "created_by": created_by,
-                "transport": transport,
-                "total": len(recipients),
-            },
-        )
-        pipe.hset(counts_key(run_id), mapping={s: 0 for s in states.ALL_STATES})
-        pipe.hset(counts_key(run_id), states.QUEUED, len(recipients))
+        pipe.hset(run_key(run.id), mapping=run.fields(bundle.sha256, len(recipients), now))
+        pipe.hset(counts_key(run.id), mapping={s: 0 for s in states.ALL_STATES})
+        pipe.hset(counts_key(run.id), states.QUEUED, len(recipients))
         created = json.dumps(
             {
                 "at": now,
-                "worker": created_by,
+                "worker": run.created_by,
                 "outcome": states.OUTCOME_QUEUED,
                 "state": states.QUEUED,
                 "reply": "queued",
@@ -93,28 +72,15 @@ class RunWrites:
             }
         )
         for recipient in recipients:
-            pipe.rpush(order_key(run_id), recipient.key)
+            pipe.rpush(order_key(run.id), recipient.key)
             pipe.hset(
-                recipient_key_of(run_id, recipient.key),
-                mapping={
-                    "key": recipient.key,
-                    "gemeente": recipient.gemeente,
-                    "email": recipient.email,
-                    "data": json.dumps(recipient.data, ensure_ascii=False),
-                    "state": states.QUEUED,
-                    "seq": 1,
-                    "resend": 0,
-                    "attempts": 0,
-                    "not_before": 0,
-                    "message_id": message_id_for(recipient.key, 0),
-                    "created_at": now,
-                    "updated_at": now,
-                },
+                recipient_key_of(run.id, recipient.key),
+                mapping=recipient.fields(message_id_for(recipient.key, 0), now),
             )
-            pipe.rpush(history_key(run_id, recipient.key), created)
+            pipe.rpush(history_key(run.id, recipient.key), created)
         pipe.xadd(
-            events_key(run_id),
+            events_key(run.id),
             {"recipient": "*", "to": states.QUEUED, "outcome": states.OUTCOME_CREATED},
         )
-        pipe.zadd(RUNS, {run_id: now})
+        pipe.zadd(RUNS, {run.id: now})
         pipe.execute()

@@ -11,7 +11,7 @@ from distributie.compose.addressing import message_id
 from distributie.compose.checking import CheckedMailing
 from distributie.compose.recipients import Recipient
 from distributie.errors import UsageError
-from distributie.ledger import Ledger, NewRecipient, Requeued, new_run_id
+from distributie.ledger import Ledger, NewRecipient, NewRun, Requeued, new_run_id
 from distributie.operations.describe import transport_description
 from distributie.operations.session import Session
 
@@ -37,20 +37,23 @@ def create_run(
     """Store a run with its mailing and every chosen recipient as `queued`; returns its id."""
     run_id = new_run_id()
     domain = checked.mailing.spec.sender.domain
-    ledger.create_run(
-        run_id,
-        mailing_name=checked.mailing.spec.name,
+    run = NewRun(
+        id=run_id,
+        mailing=checked.mailing.spec.name,
         mailing_dir=str(checked.mailing.directory),
-        bundle=checked.mailing.bundle,
         recipients_path=str(checked.recipients.path.resolve()),
         recipients_sha256=checked.recipients.sha256,
         created_by=created_by,
         transport=transport,
-        recipients=[
+    )
+    ledger.create_run(
+        run,
+        checked.mailing.bundle,
+        [
             NewRecipient(r.key, r.gemeente, r.email, {"row": r.row, "fields": r.fields})
             for r in recipients
         ],
-        message_id_for=lambda key, resend: message_id(run_id, key, resend, domain),
+        lambda key, resend: message_id(run_id, key, resend, domain),
     )
     return run_id
 

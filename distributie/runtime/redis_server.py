@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import redis
 
-from distributie.errors import ConfigError, DistributieError
+from distributie.errors import ConfigError, DistributieError, InvariantError
 
 __all__ = [
     "RedisServer",
@@ -168,9 +168,10 @@ class RedisServer:
         if self.socket_path is not None:
             args += ["--port", "0", "--unixsocket", str(self.socket_path)]
             args += ["--unixsocketperm", "700"]  # the ledger holds addresses: owner only
-        else:
-            assert self.port is not None
+        elif self.port is not None:
             args += ["--bind", "127.0.0.1", "--port", str(self.port)]
+        else:
+            raise InvariantError("a Redis server needs a socket or a port before it starts")
         args += [
             "--dir", str(self.data_dir),
             "--logfile", str(self.log_path),
@@ -214,24 +215,24 @@ class RedisServer:
                 # after the command has written its last ledger entries.
                 start_new_session=True,
             )
-        if self.password:
-            assert self._process.stdin is not None
+        if self.password and self._process.stdin is not None:
             quoted = self.password.replace("\\", "\\\\").replace('"', '\\"')
             self._process.stdin.write(f'requirepass "{quoted}"\n'.encode())
             self._process.stdin.close()
         try:
-            self._wait_until_ready(timeout, log_offset)
+            self._wait_until_ready(self._process, timeout, log_offset)
         except BaseException:
             self.kill()
             raise
 
-    def _wait_until_ready(self, timeout: float, log_offset: int) -> None:
-        assert self._process is not None
+    def _wait_until_ready(
+        self, process: subprocess.Popen[bytes], timeout: float, log_offset: int
+    ) -> None:
         deadline = time.monotonic() + timeout
         client = self.client(socket_timeout=1.0, socket_connect_timeout=1.0)
         try:
             while True:
-                code = self._process.poll()
+                code = process.poll()
                 if code is not None:
                     raise RedisServerError(
                         f"redis-server exited with code {code} while starting; "

@@ -3,47 +3,25 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
 from distributie import states
-from distributie.compose.mailing import MailingBundle
 from distributie.ledger import (
     Claim,
     ClaimRefused,
     Ledger,
-    NewRecipient,
     Requeued,
     RequeueRefused,
 )
 from distributie.settings import RateLimit
+from tests.support.ledger import create_test_run
 
 LEASE = 30.0
 
 
-@pytest.fixture
-def ledger(redis_url: str) -> Ledger:
-    return Ledger.from_url(redis_url)
-
-
 def _run(ledger: Ledger, count: int = 2) -> str:
-    ledger.create_run(
-        "run-1",
-        mailing_name="Test",
-        mailing_dir="/tmp",
-        bundle=MailingBundle({"mailing.toml": b"name = 'x'"}),
-        recipients_path=str(Path("list.csv")),
-        recipients_sha256="abc",
-        created_by="test",
-        transport="outbox",
-        recipients=[
-            NewRecipient(f"g{n}", f"Gemeente {n}", f"b@g{n}.example", {"row": n + 1, "fields": {}})
-            for n in range(1, count + 1)
-        ],
-        message_id_for=lambda key, resend: f"<run-1.{key}.{resend}@x.example>",
-    )
-    return "run-1"
+    return create_test_run(ledger, count)
 
 
 def _claim(ledger: Ledger, key: str = "g1", seq: int = 1, lease: float = LEASE) -> Claim:
