@@ -6,31 +6,23 @@ with StrictUndefined: a template can neither reach Python internals nor silently
 
 from __future__ import annotations
 
-import functools
 import mimetypes
 import re
-import textwrap
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NoReturn
 
 from jinja2 import (
-    BaseLoader,
-    Environment,
-    StrictUndefined,
     Template,
     TemplateError,
     TemplateSyntaxError,
     UndefinedError,
-    pass_environment,
 )
 from jinja2.exceptions import SecurityError
-from jinja2.filters import do_wordwrap
-from jinja2.sandbox import SandboxedEnvironment
 
 from distributie.compose.docx import DOCX_MIMETYPE, CompiledDocx, DocxTemplateError, xml_problem
-from distributie.compose.mailing import Mailing
+from distributie.compose.mailing import AttachmentSpec, Mailing
+from distributie.compose.templates import TemplateCompiler, make_environment
 from distributie.errors import InputError, Problem
 
 # Anything that would break a header line or smuggle in a new one.
@@ -66,73 +58,6 @@ class RenderedMessage:
     attachments: tuple[RenderedAttachment, ...]
 
 
-class _NoFiles(BaseLoader):
-    """A template reads no other files: {% include %}, {% import %}, {% extends %} are refused."""
-
-    def get_source(self, environment: Environment, template: str) -> NoReturn:
-        raise SecurityError(
-            f"{template!r}: a template cannot read other files "
-            "({% include %}, {% import %} and {% extends %} are not allowed)"
-        )
-
-
-@functools.lru_cache(maxsize=8192)
-def _wrap_paragraph(
-    line: str, width: int, break_long_words: bool, break_on_hyphens: bool
-) -> tuple[str, ...]:
-    return tuple(
-        textwrap.wrap(
-            line,
-            width=width,
-            expand_tabs=False,
-            replace_whitespace=False,
-            break_long_words=break_long_words,
-            break_on_hyphens=break_on_hyphens,
-        )
-    )
-
-
-@pass_environment
-def wordwrap(
-    environment: Environment,
-    s: str,
-    width: int = 79,
-    break_long_words: bool = True,
-    wrapstring: str | None = None,
-    break_on_hyphens: bool = True,
-) -> str:
-    """Jinja2's wordwrap filter, with each paragraph's wrapping remembered.
-
-    textwrap is pure Python and was a third of a recipient's rendering; a letter's paragraphs
-    are mostly the same for every recipient, and wrapping is a pure function of its arguments.
-    """
-    if wrapstring is None:
-        wrapstring = environment.newline_sequence
-    try:
-        return wrapstring.join(
-            [
-                wrapstring.join(_wrap_paragraph(line, width, break_long_words, break_on_hyphens))
-                for line in s.splitlines()
-            ]
-        )
-    except TypeError:  # an unhashable argument: wrap as Jinja2 does, without remembering
-        return str(
-            do_wordwrap(environment, s, width, break_long_words, wrapstring, break_on_hyphens)
-        )
-
-
-def make_environment(autoescape: bool) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
-        loader=_NoFiles(),
-        undefined=StrictUndefined,
-        autoescape=autoescape,
-        keep_trailing_newline=True,
-        auto_reload=False,
-    )
-    env.filters["wordwrap"] = wordwrap
-    return env
-
-
 @dataclass(frozen=True)
 class _Attachment:
     filename: Template
@@ -141,70 +66,49 @@ class _Attachment:
     label: str
 
 
+def _attachment_content(
+    compiler: TemplateCompiler, attachment: AttachmentSpec
+) -> CompiledDocx | RenderedAttachment | None:
+    """A compiled .docx template or a static file; None (and a problem) when it won't compile."""
+    if attachment.template is None:
+        mimetype = mimetypes.guess_type(attachment.filename)[0] or "application/octet-stream"
+        return RenderedAttachment("", compiler.files[attachment.file or ""], mimetype, static=True)
+    label = compiler.label(attachment.template)
+    try:
+        xml_env = make_environment(autoescape=True)
+        return CompiledDocx(compiler.files[attachment.template], xml_env, attachment.template)
+    except DocxTemplateError as exc:
+        compiler.problems.append(Problem(label, str(exc)))
+    except TemplateSyntaxError as exc:
+        compiler.problems.append(Problem(label, f"template error: {exc.message}"))
+    return None
+
+
 class CompiledMailing:
     """Every template of a mailing, parsed and compiled once."""
 
     def __init__(self, mailing: Mailing) -> None:
         self.mailing = mailing
         spec = mailing.spec
-        files = mailing.bundle.files
+        compiler = TemplateCompiler(mailing.bundle.files, mailing.directory)
         text_env = make_environment(autoescape=False)
         html_env = make_environment(autoescape=True)
-        xml_env = make_environment(autoescape=True)
-        problems: list[Problem] = []
-        label = str(mailing.directory / "mailing.toml") if mailing.directory else "mailing.toml"
-
-        def compile_string(env: SandboxedEnvironment, source: str, name: str) -> Template:
-            try:
-                return env.from_string(source)
-            except TemplateSyntaxError as exc:
-                problems.append(
-                    Problem(name, f"template error on line {exc.lineno}: {exc.message}")
-                )
-                return env.from_string("")
-
-        def file_label(relative: str) -> str:
-            return str(mailing.directory / relative) if mailing.directory else relative
-
-        def compile_file(env: SandboxedEnvironment, relative: str) -> Template:
-            try:
-                source = files[relative].decode("utf-8")
-            except UnicodeDecodeError as exc:
-                problems.append(Problem(file_label(relative), f"not UTF-8 text: {exc}"))
-                return env.from_string("")
-            return compile_string(env, source, file_label(relative))
-
-        self.subject = compile_string(text_env, spec.message.subject, f"{label} (message.subject)")
-        self.to_name = compile_string(text_env, spec.message.to_name, f"{label} (message.to_name)")
-        self.text = compile_file(text_env, spec.message.text)
-        self.html = compile_file(html_env, spec.message.html) if spec.message.html else None
+        label = compiler.label("mailing.toml")
+        self.subject = compiler.string(text_env, spec.message.subject, f"{label} (message.subject)")
+        self.to_name = compiler.string(text_env, spec.message.to_name, f"{label} (message.to_name)")
+        self.text = compiler.file(text_env, spec.message.text)
+        self.html = compiler.file(html_env, spec.message.html) if spec.message.html else None
         self._attachments: list[_Attachment] = []
         for index, attachment in enumerate(spec.attachments):
             key = f"{label} (attachments[{index}].filename)"
-            filename = compile_string(text_env, attachment.filename, key)
-            content: CompiledDocx | RenderedAttachment
-            if attachment.template is not None:
-                try:
-                    content = CompiledDocx(files[attachment.template], xml_env, attachment.template)
-                except DocxTemplateError as exc:
-                    problems.append(Problem(file_label(attachment.template), str(exc)))
-                    continue
-                except TemplateSyntaxError as exc:
-                    problems.append(
-                        Problem(file_label(attachment.template), f"template error: {exc.message}")
-                    )
-                    continue
-            else:
-                source = attachment.file or ""
-                mimetype = (
-                    mimetypes.guess_type(attachment.filename)[0] or "application/octet-stream"
+            filename = compiler.string(text_env, attachment.filename, key)
+            content = _attachment_content(compiler, attachment)
+            if content is not None:
+                self._attachments.append(
+                    _Attachment(filename, attachment.filename, content, attachment.source)
                 )
-                content = RenderedAttachment("", files[source], mimetype, static=True)
-            self._attachments.append(
-                _Attachment(filename, attachment.filename, content, attachment.source)
-            )
-        if problems:
-            raise InputError(problems)
+        if compiler.problems:
+            raise InputError(compiler.problems)
 
     def _render(self, template: Template, name: str, context: Mapping[str, object]) -> str:
         try:

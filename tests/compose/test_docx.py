@@ -22,7 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from distributie.compose import docx as docx_module
 from distributie.compose.docx import CompiledDocx, DocxTemplateError, xml_problem
 from distributie.compose.mailing import BUNDLED_MAILING
-from distributie.compose.rendering import make_environment
+from distributie.compose.templates import make_environment
 from tests.support.docx_factory import BRIEF, TEMPLATES, minimal_docx
 from tests.support.mailings import MAILINGS, recipient
 

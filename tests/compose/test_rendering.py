@@ -367,7 +367,7 @@ def test_wordwrap_wraps_exactly_as_jinja2_does(args: tuple[object, ...], text: s
     from jinja2.filters import do_wordwrap
     from markupsafe import Markup
 
-    from distributie.compose.rendering import make_environment, wordwrap
+    from distributie.compose.templates import make_environment, wordwrap
 
     env = make_environment(autoescape=False)
     for value in (text, Markup(text)):
