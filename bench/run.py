@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -38,6 +37,7 @@ import redis  # noqa: E402
 from distributie.compose.mailing import BUNDLED_MAILING, load_mailing  # noqa: E402
 from distributie.compose.recipients import Recipient, read_recipients, recipient_key  # noqa: E402
 from distributie.runtime.redis_server import RedisServer  # noqa: E402
+from distributie.runtime.workers import stop_process  # noqa: E402
 
 if TYPE_CHECKING:
     from distributie.compose.checking import CheckedMailing
@@ -101,16 +101,6 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
-
-
-def stop_process(process: subprocess.Popen[Any], timeout: float = 30.0) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @dataclass
