@@ -8,7 +8,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from email import errors as email_errors
-from email.header import decode_header, make_header
+from email.header import Header, decode_header
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
@@ -18,6 +18,10 @@ MAX_REPORT_BYTES = 25_000_000
 MAX_HEADER_BYTES = 256 * 1024
 MAX_TEXT_CHARS = 200_000
 MAX_DEPTH = 12
+# The stdlib parser slows down quadratically with nesting and recurses once per level; real
+# reports have a handful of multiparts and at most a few hundred part boundaries.
+MAX_MULTIPARTS = 100
+MAX_BOUNDARY_LINES = 5000
 # Parts whose content is not the report's own words: a returned original, or report fields.
 RETURNED_TYPES = frozenset(
     {
@@ -33,6 +37,9 @@ STATUS_TYPES = frozenset({"message/delivery-status", "message/global-delivery-st
 _HEADER_LINE = re.compile(rb"^(From |[\x21-\x39\x3b-\x7e]{1,76}:)")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _SPACES = re.compile(r"\s+")
+_BOUNDARY_PARAMETER = re.compile(rb"boundary\s*=", re.I)
+# Terminal control sequences (colours, clearing the screen): dropped whole.
+_ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")
 
 
 class Unreadable(Exception):
@@ -57,6 +64,10 @@ def parse_bytes(raw: bytes) -> Message:
         raise Unreadable(f"header section larger than {MAX_HEADER_BYTES // 1024} kB")
     if not _HEADER_LINE.match(head) or b"\x00" in head:
         raise Unreadable("not an e-mail message: no header section")
+    if len(_BOUNDARY_PARAMETER.findall(raw)) > MAX_MULTIPARTS:
+        raise Unreadable(f"more than {MAX_MULTIPARTS} multipart parts")
+    if raw.count(b"\n--") > MAX_BOUNDARY_LINES:
+        raise Unreadable(f"more than {MAX_BOUNDARY_LINES} MIME part boundaries")
     message = BytesParser(policy=compat32).parsebytes(raw)
     for defect in message.defects:
         if isinstance(defect, email_errors.StartBoundaryNotFoundDefect):
@@ -71,6 +82,7 @@ def parse_bytes(raw: bytes) -> Message:
 def clean(text: str, limit: int = 500) -> str:
     """One line of printable text, at most `limit` characters: control and format characters
     (including bidirectional overrides) become spaces, runs of white space one space."""
+    text = _ESCAPE_SEQUENCE.sub("", text)
     kept = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Cs") else c for c in text)
     line = _SPACES.sub(" ", kept).strip()
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
@@ -86,12 +98,37 @@ def header(message: Message, name: str, limit: int = 500) -> str | None:
 
 
 def decoded(value: object) -> str:
-    """A header value as text, whatever encoding it claims (undecodable bytes are replaced)."""
+    """A header value as text: RFC 2047 encoded words decoded by their charset, raw 8-bit bytes
+    read as UTF-8; whatever cannot be decoded is replaced."""
+    source = value if isinstance(value, Header) else str(value)
     try:
-        text = str(make_header(decode_header(str(value))))
+        parts = decode_header(source)
     except (ValueError, LookupError, UnicodeError, email_errors.HeaderParseError):
-        text = str(value)
-    return text.encode("utf-8", "replace").decode("utf-8")
+        parts = [(str(value), None)]
+    chunks = []
+    for data, charset in parts:
+        if isinstance(data, str):
+            chunks.append(_unescape(data))
+        else:
+            known = charset not in (None, "unknown-8bit")
+            chunks.append(_decode_bytes(data, charset) if known else _guess(data))
+    return "".join(chunks)
+
+
+def _guess(data: bytes) -> str:
+    # Bytes without a charset: UTF-8 when they are, else Windows-1252 as Outlook writes it.
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", "replace")
+
+
+def _unescape(text: str) -> str:
+    # The parser keeps raw 8-bit bytes as surrogate escapes; they are UTF-8 more often than not.
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeError:  # a lone surrogate that is not an escaped byte
+        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def header_raw(message: Message, name: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 from email.message import Message
-from email.utils import parseaddr
+from email.utils import getaddresses, parseaddr
 
 from distributie.bounces.autoreply import auto_reply_signals, first_meaningful_line
 from distributie.bounces.dsn import address_field, delivery_statuses
@@ -97,7 +97,7 @@ def _read(message: Message, report_id: str, size: int) -> Report:
             original=original,
         )
     if ndr or looks_like_bounce(message, subject, sender):
-        recipients = read_text_bounce(message, text, subject)
+        recipients = read_text_bounce(message, text, subject, _addresses_of(base.original))
         kind = ReportKind.NDR if ndr else ReportKind.TEXT_BOUNCE
         return replace(base, kind=kind, outcome=_strongest(recipients), recipients=recipients)
     signals = auto_reply_signals(message, subject)
@@ -112,6 +112,13 @@ def _read(message: Message, report_id: str, size: int) -> Report:
             details=tuple(signals),
         )
     return base
+
+
+def _addresses_of(original: ReturnedOriginal | None) -> list[str]:
+    if original is None or original.to is None:
+        return []
+    found = (address_field(address) for _, address in getaddresses([original.to])[:10])
+    return [a for a in found if a]
 
 
 def _strongest(recipients: tuple[RecipientStatus, ...]) -> Outcome | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from email.message import Message
 from email.utils import getaddresses
 
@@ -39,15 +40,16 @@ _DELAY = re.compile(
 # Where a plain-text bounce starts quoting the returned message; codes after it are not the
 # report's own.
 _COPY_MARKER = re.compile(
-    r"^-{2,}\s*(below this line is a copy|this is a copy of the message|original message|"
+    r"^[ \t-]*(below this line is a copy|this is a copy of the message|original message|"
     r"the header of the original message|start of returned message|"
-    r"oorspronkelijk bericht)",
+    r"oorspronkelijke? bericht)",
     re.I | re.M,
 )
 _PERMANENT = re.compile(
     r"permanent (error|failure)|permanently|i've given up|gave up|niet worden afgeleverd", re.I
 )
-_REMOTE_SAID = re.compile(r"^remote server returned\s*", re.I)
+# Exchange quotes the remote reply: Remote Server returned '550 5.1.10 ...'.
+_QUOTED_REPLY = re.compile(r"'([^']*\d\.\d{1,3}\.\d{1,3}[^']*)'")
 _CODE_LINE = re.compile(
     r"(?<![\d.])[245]\.\d{1,3}\.\d{1,3}(?![\d.])|^\s*[45]\d\d[\s-]|\(#[45]\.\d", re.M
 )
@@ -76,19 +78,21 @@ def own_words(text: str) -> str:
 
 
 def read_text_bounce(
-    message: Message, text: str, subject: str | None
+    message: Message, text: str, subject: str | None, fallback: Sequence[str] = ()
 ) -> tuple[RecipientStatus, ...]:
     """The recipients of a bounce in plain words, each with the report's code and reason.
-    Without any address found, one entry without an address still carries the outcome."""
+    Addresses come from flufl.bounce and X-Failed-Recipients, else from `fallback` (the
+    returned original's To); without any, one entry without an address carries the outcome."""
     words = own_words(text)
     temporary, permanent = _flufl_failures(message)
-    diagnostic = _diagnostic_line(words)
-    status = status_in(diagnostic)
-    outcome = _outcome(words, subject, status, diagnostic)
     addresses = _decoded(permanent | temporary)
     for address in _failed_recipients_header(message):
         if address not in addresses:
             addresses.append(address)
+    addresses = addresses or list(fallback)
+    diagnostic = _diagnostic_line(words) or _address_line(words, addresses)
+    status = status_in(diagnostic)
+    outcome = _outcome(words, subject, status, diagnostic)
     if not addresses:
         return (RecipientStatus(None, status=status, diagnostic=diagnostic, outcome=outcome),)
     return tuple(
@@ -128,6 +132,19 @@ def _failed_recipients_header(message: Message) -> list[str]:
     return [a for a in found if a]
 
 
+def _address_line(words: str, addresses: Sequence[str]) -> str | None:
+    """Without a code: what the report says after the first failed address, on its line
+    (Postfix: `<a@b.example>: unknown user: "a"`)."""
+    for address in addresses[:1]:
+        position = words.lower().find(address)
+        if position >= 0:
+            end = words.find("\n", position)
+            rest = words[position + len(address) : end if end >= 0 else len(words)]
+            said = clean(rest.lstrip(">").strip().lstrip(":"))
+            return said or None
+    return None
+
+
 def _diagnostic_line(words: str) -> str | None:
     """The first line of the report's own words that carries a reply or status code."""
     match = _CODE_LINE.search(words)
@@ -136,4 +153,5 @@ def _diagnostic_line(words: str) -> str | None:
     start = words.rfind("\n", 0, match.start()) + 1
     end = words.find("\n", match.end())
     line = words[start : end if end >= 0 else len(words)]
-    return clean(_REMOTE_SAID.sub("", line.strip()).strip("'\" ")) or None
+    quoted = _QUOTED_REPLY.search(line)
+    return clean((quoted.group(1) if quoted else line).strip().strip("#'\"")) or None
