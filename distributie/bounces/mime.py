@@ -80,10 +80,11 @@ def parse_bytes(raw: bytes) -> Message:
 
 
 def clean(text: str, limit: int = 500) -> str:
-    """One line of printable text, at most `limit` characters: control and format characters
-    (including bidirectional overrides) become spaces, runs of white space one space."""
+    """One line of printable text, at most `limit` characters: terminal escape sequences are
+    dropped; control, format (bidirectional overrides), private-use and unassigned characters
+    become spaces; runs of white space one space."""
     text = _ESCAPE_SEQUENCE.sub("", text)
-    kept = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Cs") else c for c in text)
+    kept = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
     line = _SPACES.sub(" ", kept).strip()
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
