@@ -4,6 +4,7 @@ distributie/verwerkt or distributie/onbekend. Nothing is ever deleted."""
 from __future__ import annotations
 
 import base64
+import re
 import socket
 import ssl
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ AccessTokenProvider = Callable[[], str]
 DEFAULT_TIMEOUT = 30.0
 FETCH_BATCH = 20
 _DELETED = b"\\Deleted"
+_BYTES_REPR = re.compile(r"b(['\"])(.*)\1", re.S)
 
 
 class MailboxError(DistributieError):
@@ -119,6 +121,7 @@ class BounceMailbox:
 
     def open(self) -> None:
         """Connect, secure the connection as configured, and log in."""
+        self.close()
         with self._errors("cannot connect to"):
             client = IMAPClient(
                 self._host,
@@ -359,4 +362,7 @@ def _as_text(value: object) -> str | None:
 
 
 def _text(exc: Exception) -> str:
-    return " ".join(_as_text(arg) or "" for arg in exc.args) or type(exc).__name__
+    """The server's words in an imapclient exception, which often holds the repr of bytes."""
+    text = " ".join(_as_text(arg) or "" for arg in exc.args) or type(exc).__name__
+    quoted = _BYTES_REPR.fullmatch(text)
+    return quoted.group(2) if quoted else text

@@ -61,6 +61,16 @@ def test_a_wrong_password_is_a_clear_error_naming_the_server_and_not_the_passwor
     assert info.value.exit_code == 2
 
 
+def test_a_password_the_server_echoes_back_is_redacted() -> None:
+    with TestIMAPServer(echo_secret_on_failure=True) as imap:
+        settings = imap.settings(bounce_imap_password="Verkeerd-Wachtwoord-42")
+
+        with pytest.raises(MailboxError, match=r"\*\*\*") as info:
+            BounceMailbox(settings).open()
+
+    assert "Verkeerd-Wachtwoord-42" not in str(info.value)
+
+
 def test_a_server_that_is_not_there_is_a_clear_error() -> None:
     port = free_port()
     settings = TestIMAPServer().settings(bounce_imap_port=port)
@@ -145,6 +155,16 @@ def test_an_expired_xoauth2_token_is_refused_without_showing_it() -> None:
         assert imap.logins == []
 
 
+def test_an_xoauth2_token_the_server_echoes_back_is_redacted() -> None:
+    with TestIMAPServer(xoauth2=True, access_token="current", echo_secret_on_failure=True) as imap:
+        settings = imap.settings(bounce_imap_auth="xoauth2", bounce_imap_password=None)
+
+        with pytest.raises(MailboxError, match=r"\*\*\*") as info:
+            BounceMailbox(settings, access_token=lambda: "expired-token-xyz").open()
+
+    assert "expired-token-xyz" not in str(info.value)
+
+
 def test_xoauth2_without_a_token_provider_is_a_settings_error(
     imap_server: TestIMAPServer,
 ) -> None:
@@ -210,6 +230,19 @@ def test_unprocessed_messages_come_oldest_first_in_batches(imap_server: TestIMAP
         fetched = [m.raw for m in mailbox.fetch_unprocessed()]
 
     assert fetched == sent
+
+
+def test_messages_can_be_moved_while_they_are_being_fetched(imap_server: TestIMAPServer) -> None:
+    sent = [report(n) for n in range(50)]
+    imap_server.append_all("INBOX", sent)
+
+    with BounceMailbox(imap_server.settings()) as mailbox:
+        mailbox.ensure_folders()
+        for message in mailbox.fetch_unprocessed():
+            mailbox.move(message.uid, "verwerkt")
+
+    assert imap_server.messages("INBOX") == []
+    assert [m.raw for m in imap_server.messages("distributie/verwerkt")] == sent
 
 
 @pytest.mark.parametrize("destination", ["verwerkt", "onbekend"])

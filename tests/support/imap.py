@@ -115,7 +115,10 @@ class _Login(Login):
 
     async def authenticate(self, credentials: ServerCredentials) -> Identity:
         if not isinstance(credentials, ExternalCredentials):
-            identity = await super().authenticate(credentials)
+            try:
+                identity = await super().authenticate(credentials)
+            except InvalidAuth:
+                raise self._refusal(getattr(credentials, "_secret", "")) from None
             self._server._logged_in("password", credentials.authcid)
             return identity
         try:
@@ -123,9 +126,15 @@ class _Login(Login):
         except ExternalVerificationRequired as exc:
             token = exc.token
         if credentials.authzid != self._server.username or token != self._server.access_token:
-            raise InvalidAuth()
+            raise self._refusal(token or "")
         self._server._logged_in("xoauth2", credentials.authzid)
         return Identity(credentials.authzid, self, None, frozenset())
+
+    def _refusal(self, secret: str) -> InvalidAuth:
+        if self._server.echo_secret_on_failure:
+            # A careless server quoting the client's input back: the client must redact it.
+            return InvalidAuth(f"Invalid credentials ({secret!r} is wrong).")
+        return InvalidAuth()
 
 
 def _server_tls_context(ca: trustme.CA) -> ssl.SSLContext:
@@ -138,7 +147,8 @@ class TestIMAPServer:
     """pymap on loopback. `security`: "none", "starttls" (offered, as on port 143) or "tls"
     (implicit, as on 993). `delimiter`: the hierarchy delimiter its LIST reports. `without`:
     capabilities to leave out ("MOVE", "UIDPLUS"; their commands are refused too). With
-    `xoauth2`, AUTHENTICATE XOAUTH2 succeeds only with `access_token` (settable any time)."""
+    `xoauth2`, AUTHENTICATE XOAUTH2 succeeds only with `access_token` (settable any time).
+    With `echo_secret_on_failure` a refused login's reply quotes the password or token."""
 
     __test__ = False  # not a test class, despite the name
 
@@ -154,6 +164,7 @@ class TestIMAPServer:
         without: Iterable[str] = (),
         xoauth2: bool = False,
         access_token: str | None = None,
+        echo_secret_on_failure: bool = False,
     ) -> None:
         if security != "none" and ca is None:
             raise ValueError("a TLS server needs a trustme CA")
@@ -167,6 +178,7 @@ class TestIMAPServer:
         self.without = frozenset(c.upper() for c in without)
         self.xoauth2 = xoauth2
         self.access_token = access_token
+        self.echo_secret_on_failure = echo_secret_on_failure
         self.logins: list[tuple[str, str]] = []  # (mechanism, user) of each successful login
         self._tls = _server_tls_context(ca) if ca is not None else None
         self._ready = threading.Event()
