@@ -76,7 +76,7 @@ def diagnostic_field(value: str | None) -> str | None:
     """A Diagnostic-Code without its type ("smtp; 550 ..." -> "550 ..."), on one line."""
     if not value:
         return None
-    return clean(_DIAGNOSTIC_TYPE.sub("", decoded(value), count=1)) or None
+    return clean(_DIAGNOSTIC_TYPE.sub("", value, count=1)) or None
 
 
 def delivery_statuses(message: Message) -> list[DeliveryStatus]:
@@ -90,9 +90,9 @@ def read_part(part: Message) -> DeliveryStatus:
     recipients = [_recipient(block) for block in blocks[1 : MAX_RECIPIENTS + 1]]
     ids: list[str] = []
     for name in ("X-Original-Message-ID", "Original-Message-ID"):
-        ids += message_ids_in(str(per_message.get(name, "")))
+        ids += message_ids_in(_field(per_message, name) or "")
     return DeliveryStatus(
-        reporting_mta=diagnostic_field(per_message.get("Reporting-MTA")),
+        reporting_mta=diagnostic_field(_field(per_message, "Reporting-MTA")),
         original_message_ids=tuple(ids),
         recipients=tuple(r for r in recipients if r is not None),
     )
@@ -124,12 +124,18 @@ def _blocks(part: Message) -> list[Message]:
     return [parser.parsestr(chunk.strip() + "\n") for chunk in _BLOCK_GAP.split(text) if chunk]
 
 
+def _field(block: Message, name: str) -> str | None:
+    # The parser hands a value with raw 8-bit bytes over as a Header object, not a str.
+    value = block.get(name)
+    return decoded(value) if value is not None else None
+
+
 def _recipient(block: Message) -> RecipientStatus | None:
-    final = address_field(block.get("Final-Recipient"))
-    original = address_field(block.get("Original-Recipient"))
-    action = clean(str(block.get("Action", "")), 40).lower() or None
-    status = status_in(str(block.get("Status", ""))) if block.get("Status") else None
-    diagnostic = diagnostic_field(block.get("Diagnostic-Code"))
+    final = address_field(_field(block, "Final-Recipient"))
+    original = address_field(_field(block, "Original-Recipient"))
+    action = clean(_field(block, "Action") or "", 40).lower() or None
+    status = status_in(_field(block, "Status"))
+    diagnostic = diagnostic_field(_field(block, "Diagnostic-Code"))
     if not (final or original or action or status or diagnostic):
         return None
     return RecipientStatus(
@@ -138,6 +144,6 @@ def _recipient(block: Message) -> RecipientStatus | None:
         action=action.split()[0] if action else None,
         status=status,
         diagnostic=diagnostic,
-        remote_mta=diagnostic_field(block.get("Remote-MTA")),
+        remote_mta=diagnostic_field(_field(block, "Remote-MTA")),
         outcome=outcome_for(action.split()[0] if action else None, status, diagnostic),
     )
