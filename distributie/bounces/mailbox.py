@@ -67,6 +67,64 @@ def folders_for(delimiter: str | None, prefix: str = "") -> Folders:
     return Folders(delimiter, parent + separator + PROCESSED, parent + separator + UNKNOWN)
 
 
+class _ErrorLines:
+    """Turns what the network, TLS and an IMAP server raise into a one-line MailboxError that
+    names host:port and never a secret the client sent."""
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.host = host
+        self.where = f"{host}:{port}"
+        self.timeout = timeout
+        self._secrets: list[str] = []
+
+    def remember(self, user: str, secret: str) -> None:
+        """The secret of this login, and the encodings a server might quote it in."""
+        if secret:
+            self._secrets = [
+                secret,
+                base64.b64encode(secret.encode()).decode(),
+                base64.b64encode(f"\0{user}\0{secret}".encode()).decode(),
+                base64.b64encode(f"user={user}\1auth=Bearer {secret}\1\1".encode()).decode(),
+            ]
+
+    def redact(self, text: str) -> str:
+        # A hostile or buggy server may echo what it was sent; never pass a secret on.
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return clean(text, 300)
+
+    @contextmanager
+    def around(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except MailboxError:
+            raise
+        except Exception as exc:
+            reason = self._reason(exc)
+            if reason is None:
+                raise
+            raise MailboxError(f"{doing} the bounce mailbox at {self.where}: {reason}") from None
+
+    def _reason(self, exc: Exception) -> str | None:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return f"TLS certificate verification failed: {exc.verify_message or exc.reason}"
+        if isinstance(exc, ssl.SSLError):
+            return f"TLS error: {exc.reason or exc}"
+        if isinstance(exc, socket.gaierror):
+            return f"cannot resolve {self.host}: {exc.strerror}"
+        if isinstance(exc, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(exc, TimeoutError):
+            return f"no answer within {self.timeout:g} s"
+        if isinstance(exc, LoginError):
+            return f"login refused: {self.redact(_text(exc))}"
+        if isinstance(exc, IMAPClientError):
+            return self.redact(_text(exc))
+        if isinstance(exc, OSError):
+            return f"network error: {exc.strerror or type(exc).__name__}"
+        return None
+
+
 class BounceMailbox:
     """A connection to the bounce mailbox of `settings` (use as a context manager).
 
@@ -103,12 +161,13 @@ class BounceMailbox:
         self._max_bytes = max_bytes
         self._tls = _tls_context(settings) if self._security != "none" else None
         self._client: Any = None
-        self._secrets: list[str] = []
         self._folders: Folders | None = None
+        self._error_lines = _ErrorLines(self._host, self._port, timeout)
+        self._errors = self._error_lines.around
 
     @property
     def where(self) -> str:
-        return f"{self._host}:{self._port}"
+        return self._error_lines.where
 
     # -- connection ------------------------------------------------------------------------
 
@@ -165,60 +224,11 @@ class BounceMailbox:
             if self._auth == "xoauth2":
                 assert self._access_token is not None  # checked in __init__
                 token = self._access_token()
-                self._remember_secrets(token)
+                self._error_lines.remember(self._username, token)
                 self._client.oauth2_login(self._username, token)
             else:
-                self._remember_secrets(self._password)
+                self._error_lines.remember(self._username, self._password)
                 self._client.login(self._username, self._password)
-
-    def _remember_secrets(self, secret: str) -> None:
-        if not secret:
-            return
-        user = self._username
-        self._secrets = [
-            secret,
-            base64.b64encode(secret.encode()).decode(),
-            base64.b64encode(f"\0{user}\0{secret}".encode()).decode(),
-            base64.b64encode(f"user={user}\1auth=Bearer {secret}\1\1".encode()).decode(),
-        ]
-
-    def _redact(self, text: str) -> str:
-        # A hostile or buggy server may echo what it was sent; never pass a secret on.
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return clean(text, 300)
-
-    @contextmanager
-    def _errors(self, doing: str) -> Iterator[None]:
-        """Turns what the network, TLS and the server can raise into one MailboxError line."""
-        try:
-            yield
-        except MailboxError:
-            raise
-        except Exception as exc:
-            reason = self._reason(exc)
-            if reason is None:
-                raise
-            raise MailboxError(f"{doing} the bounce mailbox at {self.where}: {reason}") from None
-
-    def _reason(self, exc: Exception) -> str | None:
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return f"TLS certificate verification failed: {exc.verify_message or exc.reason}"
-        if isinstance(exc, ssl.SSLError):
-            return f"TLS error: {exc.reason or exc}"
-        if isinstance(exc, socket.gaierror):
-            return f"cannot resolve {self._host}: {exc.strerror}"
-        if isinstance(exc, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(exc, TimeoutError):
-            return f"no answer within {self._timeout:g} s"
-        if isinstance(exc, LoginError):
-            return f"login refused: {self._redact(_text(exc))}"
-        if isinstance(exc, IMAPClientError):
-            return self._redact(_text(exc))
-        if isinstance(exc, OSError):
-            return f"network error: {exc.strerror or type(exc).__name__}"
-        return None
 
     @property
     def _connected(self) -> Any:
