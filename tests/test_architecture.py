@@ -22,6 +22,7 @@ FORBIDDEN = {
     "runtime": ("distributie.operations", "distributie.cli", "distributie.delivery",
                 "distributie.compose"),
     "operations": ("distributie.cli",),
+    "bounces": ("distributie.operations", "distributie.cli", "distributie.delivery"),
     "cli": ("distributie.ledger", "distributie.delivery"),
 }  # fmt: skip
 
