@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -175,7 +176,7 @@ class Settings(BaseSettings):
     )
 
     @staticmethod
-    def _require(what: str, needs: dict[str, object]) -> None:
+    def _require(what: str, needs: Mapping[str, object]) -> None:
         missing = [f"DISTRIBUTIE_{name.upper()}" for name, value in needs.items() if not value]
         if missing:
             raise ValueError(f"{what} also needs {', '.join(missing)}")
