@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 MIN_RSA_BITS = 2048
-# Signed when present, in this order (h=). Absent ones are left out of h=, except:
+# Signed when present, in this order (h=); an absent one is left out of h=, except:
 SIGNED_HEADERS = (
     "from",
     "to",
@@ -49,9 +49,10 @@ SIGNED_HEADERS = (
     "reply-to",
     "sender",
 )
-# ...these are listed once more than they occur ("oversigned", RFC 6376 §8.15), so one added in
-# transit (a second From, a Reply-To that diverts answers) breaks the signature. Sender is not:
-# a relay may legitimately add it (Exchange for "send on behalf"), and that must not break it.
+# ...these are listed once more than they occur, also when they do not ("oversigned", RFC 6376
+# §5.4 and §8.15: a name in h= that matches no header signs its absence), so one added in transit
+# (a second From, a Reply-To that diverts the answers) breaks the signature. Sender is not: a
+# relay may legitimately add it (Exchange, for "send on behalf"), and that must not break it.
 OVERSIGNED_HEADERS = ("from", "to", "subject", "reply-to")
 
 Algorithm = Literal["rsa-sha256", "ed25519-sha256"]
@@ -284,7 +285,7 @@ class DKIMSigner:
         signed: list[bytes] = []
         for name in SIGNED_HEADERS:
             count = names.count(name.encode())
-            signed += [name.encode()] * (count + (name in OVERSIGNED_HEADERS and count > 0))
+            signed += [name.encode()] * (count + (name in OVERSIGNED_HEADERS))
         body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest()).decode()
         canonical = Relaxed.canonicalize_headers(dkimpy.select_headers(headers, signed))
         header_data = b"".join(name + b":" + value for name, value in canonical)
