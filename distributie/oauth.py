@@ -221,6 +221,7 @@ class TokenSource:
                 # As Microsoft documents it: the secret in the form body, not in a Basic header.
                 token_endpoint_auth_method="client_secret_post",
                 timeout=self._timeout,
+                # Plain http (loopback only) has no certificate to verify.
                 verify=self._tls if self._tls is not None else False,
             ) as client:
                 client.register_compliance_hook("access_token_response", self._check_status)
