@@ -27,6 +27,7 @@ from distributie.oauth import (
 from distributie.settings import Settings, load_settings
 from tests.support.oauth import OAUTH_CLIENT_SECRET, TokenEndpoint, free_port
 
+
 def source_for(endpoint: TokenEndpoint, **changes: object) -> TokenSource:
     values: dict[str, object] = {
         "token_url": endpoint.token_url,
