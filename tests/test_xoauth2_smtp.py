@@ -13,6 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from distributie.oauth import AccessToken, TokenSource, xoauth2_authobject
+from distributie.settings import load_settings
 from tests.support.oauth import TokenEndpoint
 from tests.support.xoauth2_smtp import XOAuth2SMTPServer
 
@@ -144,3 +145,20 @@ def test_a_session_whose_token_expired_can_be_closed_with_421(
     assert code == 421
     with pytest.raises(smtplib.SMTPServerDisconnected):
         smtp.noop()
+
+
+def test_the_servers_environment_configures_a_client_in_another_process(
+    xoauth2_smtp_server: XOAuth2SMTPServer,
+    oauth_endpoint: TokenEndpoint,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env file
+    for name, value in xoauth2_smtp_server.environ().items():
+        monkeypatch.setenv(name, value)
+
+    settings = load_settings()
+    token = TokenSource.from_settings(settings).token()
+
+    assert (settings.smtp_auth, settings.smtp_username) == ("xoauth2", xoauth2_smtp_server.mailbox)
+    assert oauth_endpoint.is_current(token.value)
