@@ -199,6 +199,7 @@ class TokenSource:
         if self._pid != os.getpid():
             self._lock = threading.Lock()
             self._pid = os.getpid()
+            self._requests = 0  # the token itself stays: it is as good here as in the parent
         return self._lock
 
     def _tls_context(self) -> ssl.SSLContext:
