@@ -615,3 +615,9 @@ def ping(
 
 def main() -> None:
     cli()
+
+
+# --- web page and accounts (issue 10): `distributie users ...` and `distributie web` ----------
+from distributie.web.commands import mount  # noqa: E402 - after every command of this module
+
+mount(cli)

@@ -24,7 +24,7 @@ def check_policy(password: str) -> None:
     if len(password) > MAX_LENGTH:
         raise WeakPassword(f"it may have at most {MAX_LENGTH} characters", MIN_LENGTH, MAX_LENGTH)
     if not password.strip():
-        raise WeakPassword("it is only spaces", MIN_LENGTH, MAX_LENGTH)
+        raise WeakPassword("it is only spaces", MIN_LENGTH, MAX_LENGTH, blank=True)
 
 
 def hash_password(password: str) -> str:
