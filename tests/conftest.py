@@ -1,5 +1,8 @@
-"""Fixtures for the real servers the suite talks to: Redis, SMTP (aiosmtpd) and Celery workers."""
+"""Fixtures for the real servers the suite talks to: Redis, SMTP (aiosmtpd), Celery workers, and
+for the web page a `distributie web` process and a headless browser."""
 
+from tests.support.browser import *  # noqa: F403
 from tests.support.redis import *  # noqa: F403
 from tests.support.smtp import *  # noqa: F403
+from tests.support.web import *  # noqa: F403
 from tests.support.workers import *  # noqa: F403
