@@ -50,7 +50,7 @@ def serve(
         proxy = {
             "trusted_proxy": "*",
             "trusted_proxy_count": 1,
-            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
         }
     try:
         server = create_server(

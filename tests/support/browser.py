@@ -150,9 +150,9 @@ class Browser:
         for entry in self.driver.get_log("browser"):  # type: ignore[no-untyped-call]
             message = str(entry.get("message", ""))
             # The page itself answering 403/404/429 is what some tests expect.
-            if "Failed to load resource: the server responded with a status of 4" in message:
-                if message.startswith(self.driver.current_url):
-                    continue
+            expected = "Failed to load resource: the server responded with a status of 4"
+            if expected in message and message.startswith(self.driver.current_url):
+                continue
             if entry.get("level") == "SEVERE":
                 errors.append(message)
         return errors

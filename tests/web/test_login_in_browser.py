@@ -26,9 +26,7 @@ def test_logging_in_shows_the_verzendingen_page_with_who_is_logged_in(
     assert browser.find("form[data-action=logout] button").text == "Uitloggen"
 
 
-def test_logging_out_ends_the_session_on_the_server(
-    browser: Browser, accounts: Accounts
-) -> None:
+def test_logging_out_ends_the_session_on_the_server(browser: Browser, accounts: Accounts) -> None:
     add_account(accounts, "anna", Role.MEDEWERKER)
     log_in(browser, "anna")
     sessions_logged_in = accounts.client.keys("distributie:web:session:*")
