@@ -43,8 +43,8 @@ class InvalidEmail(AccountError):
 
 
 class WeakPassword(AccountError):
-    def __init__(self, reason: str, min_length: int, max_length: int, blank: bool = False) -> None:
-        self.blank = blank
+    def __init__(self, kind: str, reason: str, min_length: int, max_length: int) -> None:
+        self.kind = kind  # "short", "long" or "blank"
         self.min_length = min_length
         self.max_length = max_length
         super().__init__(f"the password is not accepted: {reason}")

@@ -20,11 +20,15 @@ _hasher = PasswordHasher()
 
 def check_policy(password: str) -> None:
     if len(password) < MIN_LENGTH:
-        raise WeakPassword(f"it needs at least {MIN_LENGTH} characters", MIN_LENGTH, MAX_LENGTH)
+        raise WeakPassword(
+            "short", f"it needs at least {MIN_LENGTH} characters", MIN_LENGTH, MAX_LENGTH
+        )
     if len(password) > MAX_LENGTH:
-        raise WeakPassword(f"it may have at most {MAX_LENGTH} characters", MIN_LENGTH, MAX_LENGTH)
+        raise WeakPassword(
+            "long", f"it may have at most {MAX_LENGTH} characters", MIN_LENGTH, MAX_LENGTH
+        )
     if not password.strip():
-        raise WeakPassword("it is only spaces", MIN_LENGTH, MAX_LENGTH, blank=True)
+        raise WeakPassword("blank", "it is only spaces", MIN_LENGTH, MAX_LENGTH)
 
 
 def hash_password(password: str) -> str:

@@ -39,11 +39,13 @@ def dutch(exc: DistributieError) -> str:
             "Er is niets veranderd."
         )
     if isinstance(exc, WeakPassword):
-        if exc.blank:
+        if exc.kind == "blank":
             return "Het wachtwoord mag niet alleen uit spaties bestaan."
+        if exc.kind == "long":
+            return f"Het wachtwoord mag hoogstens {exc.max_length} tekens hebben."
         return (
-            f"Het wachtwoord moet minstens {exc.min_length} en hoogstens {exc.max_length} "
-            "tekens hebben. Een zin van een paar woorden is een goed wachtwoord."
+            f"Het wachtwoord moet minstens {exc.min_length} tekens hebben. Een zin van een "
+            "paar woorden is een goed wachtwoord."
         )
     if isinstance(exc, InvalidAccountName):
         return (
