@@ -56,6 +56,8 @@ class RedisSessionInterface(SessionInterface):
         self.cookie_name = "__Host-distributie" if secure else "distributie"
 
     def open_session(self, app: Flask, request: Request) -> RedisSession:
+        if app.static_url_path and request.path.startswith(app.static_url_path + "/"):
+            return RedisSession({}, None)  # style sheets and scripts need no Redis round trip
         sid = request.cookies.get(self.cookie_name)
         if sid and len(sid) <= 64:
             stored = cast(bytes | None, self.client.get(session_key(sid)))
