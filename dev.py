@@ -1,6 +1,7 @@
 """Set up and run distributie on a machine that has only Python 3.11+ (no make needed).
 
     python3 dev.py run      the complete bundled mailing with embedded defaults, then its status
+    python3 dev.py web      the web page (distributie web; extra arguments go to it)
     python3 dev.py test     lint, type checks and the test suite (what CI runs)
     python3 dev.py chaos    the long fault-injection runs
     python3 dev.py bench    the benchmark (extra arguments go to bench/run.py)
@@ -57,6 +58,9 @@ def main(argv: list[str]) -> None:
         install("dev")
         call(tool("distributie", "send", "--yes", *rest))
         call(tool("distributie", "status"))
+    elif command == "web":
+        install("dev")
+        call(tool("distributie", "web", *rest))
     elif command == "test":
         install("dev")
         os.chdir(ROOT)

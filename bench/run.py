@@ -307,14 +307,18 @@ def distributie_env(url: str, port: int, **extra: str) -> dict[str, str]:
 
 
 def start_worker(env: dict[str, str], concurrency: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [str(BIN / "distributie"), "worker", "--quiet", "--concurrency", str(concurrency)],
-        env=env,
-        cwd=WORK,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    # Its log (a line per attempt, as in production) goes to a file, as a real deployment's
+    # would; not to the terminal the table is printed on.
+    with (WORK / "worker.log").open("ab") as log:
+        return subprocess.Popen(
+            [str(BIN / "distributie"), "worker", "--quiet", "--concurrency", str(concurrency)],
+            env=env,
+            cwd=WORK,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
 
 
 def checked_inputs(inputs: Inputs) -> CheckedMailing:

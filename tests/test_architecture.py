@@ -24,6 +24,9 @@ FORBIDDEN = {
     "operations": ("distributie.cli",),
     "bounces": ("distributie.operations", "distributie.cli", "distributie.delivery"),
     "cli": ("distributie.ledger", "distributie.delivery"),
+    "web": ("distributie.ledger", "distributie.delivery", "distributie.cli"),
+    "accounts": ("distributie.web", "distributie.cli", "distributie.operations",
+                 "distributie.delivery"),
 }  # fmt: skip
 
 
@@ -53,8 +56,8 @@ def test_no_module_imports_against_the_flow(path: Path) -> None:
 
 @pytest.mark.parametrize("path", MODULES, ids=_name)
 def test_only_the_front_ends_talk_to_the_terminal(path: Path) -> None:
-    if path.relative_to(PACKAGE).parts[0] == "cli":
-        pytest.skip("the CLI is a front end")
+    if path.relative_to(PACKAGE).parts[0] in ("cli", "web"):
+        pytest.skip("a front end")
     tree = ast.parse(path.read_text())
 
     prints = [

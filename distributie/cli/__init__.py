@@ -4,7 +4,14 @@ Exit codes: 0 success; 1 a run ended with recipients failed, unknown or cancelle
 input, settings or usage. A user's mistake never shows a traceback.
 """
 
-from distributie.cli import mailing, runs, sending, workers  # noqa: F401  (they register commands)
+from distributie.cli import (  # noqa: F401  (they register their commands)
+    mailing,
+    runs,
+    sending,
+    users,
+    web,
+    workers,
+)
 from distributie.cli.app import cli
 
 __all__ = ["cli", "main"]

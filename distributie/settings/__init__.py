@@ -14,6 +14,7 @@ from distributie.settings.bounces import BounceSettings
 from distributie.settings.core import CoreSettings
 from distributie.settings.signin import SignInSettings
 from distributie.settings.values import DEFAULT_PORTS, RateLimit, is_loopback, parse_rate
+from distributie.settings.web import WebSettings
 
 __all__ = [
     "DEFAULT_PORTS",
@@ -25,7 +26,7 @@ __all__ = [
 ]
 
 
-class Settings(CoreSettings, BounceSettings, SignInSettings):
+class Settings(CoreSettings, BounceSettings, SignInSettings, WebSettings):
     """Every setting distributie reads."""
 
     model_config = SettingsConfigDict(

@@ -1,0 +1,85 @@
+"""The Dutch words for errors a person can cause on the web page (the core's are English)."""
+
+from __future__ import annotations
+
+from distributie.accounts import (
+    AccountExists,
+    FirstUseRefused,
+    InvalidAccountName,
+    InvalidEmail,
+    InvalidRole,
+    LoginFailed,
+    LoginThrottled,
+    NotAllowed,
+    UnknownAccount,
+    WeakPassword,
+)
+from distributie.errors import DistributieError
+
+LOGIN_FAILED = "De gebruikersnaam of het wachtwoord klopt niet."
+
+
+def minutes(seconds: int) -> str:
+    count = max(1, -(-seconds // 60))
+    return "1 minuut" if count == 1 else f"{count} minuten"
+
+
+def dutch(exc: DistributieError) -> str:
+    """One sentence (or two) for a secretary; falls back to a general sentence."""
+    if isinstance(exc, LoginFailed):
+        return LOGIN_FAILED
+    if isinstance(exc, LoginThrottled):
+        return (
+            "Er is te vaak een verkeerd wachtwoord ingevuld. Om misbruik te voorkomen kunt u "
+            f"pas over {minutes(exc.retry_after)} opnieuw inloggen."
+        )
+    if isinstance(exc, NotAllowed):
+        return (
+            f"Met de rol {exc.role} mag u dit niet doen; daarvoor is de rol {exc.needed} nodig. "
+            "Er is niets veranderd."
+        )
+    if isinstance(exc, WeakPassword):
+        if exc.kind == "blank":
+            return "Het wachtwoord mag niet alleen uit spaties bestaan."
+        if exc.kind == "long":
+            return f"Het wachtwoord mag hoogstens {exc.max_length} tekens hebben."
+        return (
+            f"Het wachtwoord moet minstens {exc.min_length} tekens hebben. Een zin van een "
+            "paar woorden is een goed wachtwoord."
+        )
+    if isinstance(exc, InvalidAccountName):
+        return (
+            "Een gebruikersnaam heeft 1 tot 64 tekens: kleine letters a-z, cijfers, punt, "
+            "streepje, liggend streepje of @, en begint met een letter of cijfer."
+        )
+    if isinstance(exc, AccountExists):
+        return f"Er is al een gebruiker met de naam {exc.name}."
+    if isinstance(exc, UnknownAccount):
+        return f"Er is geen gebruiker met de naam {exc.name}."
+    if isinstance(exc, InvalidEmail):
+        return "Dit is geen geldig e-mailadres. Vul het in als naam@organisatie.nl."
+    if isinstance(exc, InvalidRole):
+        return "Kies een rol: lezer, medewerker of beheerder."
+    if isinstance(exc, FirstUseRefused):
+        return first_use_refused(exc.accounts_exist)
+    return "Dit kon niet worden uitgevoerd. Er is niets veranderd."
+
+
+def field_of(exc: DistributieError) -> str:
+    """The form field an account error is about, to show the message beside it."""
+    if isinstance(exc, InvalidEmail):
+        return "email"
+    if isinstance(exc, WeakPassword):
+        return "password"
+    if isinstance(exc, InvalidRole):
+        return "role"
+    return "username"
+
+
+def first_use_refused(accounts_exist: bool) -> str:
+    if accounts_exist:
+        return "Er is al een account aangemaakt. Log in met uw gebruikersnaam en wachtwoord."
+    return (
+        "Deze link werkt niet (meer). Een link om het eerste account aan te maken werkt "
+        "één keer en 15 minuten lang. Start distributie web opnieuw voor een nieuwe link."
+    )
