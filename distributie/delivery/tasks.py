@@ -13,6 +13,7 @@ from typing import Any
 
 from celery import Celery, signals
 
+from distributie.delivery.duties import Duty, DutyRunner
 from distributie.delivery.sending import Later, RecipientSender
 from distributie.delivery.throttle import RedisConnectionGate
 from distributie.delivery.transport import make_transport
@@ -101,6 +102,34 @@ def recipient_sender() -> RecipientSender:
 def _close_transport(**_: Any) -> None:
     if _sender is not None:
         _sender.transport.close()
+
+
+def worker_duties(settings: Settings, ledger: Ledger) -> list[Duty]:
+    """What the workers of this deployment do on a timer, one host at a time (duties.py)."""
+    return []
+
+
+_duty_runner: DutyRunner | None = None
+
+
+@signals.worker_ready.connect  # type: ignore[untyped-decorator]
+def _start_duties(**_: Any) -> None:
+    """In the worker's main process, once its pool runs: not in every pool process."""
+    global _duty_runner
+    settings = _settings or load_settings()
+    if not _redis_url:
+        configure(settings)
+    ledger = Ledger.from_url(_redis_url)
+    duties = worker_duties(settings, ledger)
+    if duties:
+        _duty_runner = DutyRunner(ledger.client, duties, holder_name())
+        _duty_runner.start()
+
+
+@signals.worker_shutdown.connect  # type: ignore[untyped-decorator]
+def _stop_duties(**_: Any) -> None:
+    if _duty_runner is not None:
+        _duty_runner.stop()
 
 
 def schedule(run_id: str, key: str, seq: int, countdown: float) -> None:

@@ -43,6 +43,10 @@ def daily_key(day: str) -> str:
     return f"{PREFIX}:daily:{day}"
 
 
+def duty_key(name: str) -> str:
+    return f"{PREFIX}:duty:{name}"
+
+
 def transition_keys(run_id: str, key: str) -> list[str]:
     """KEYS[1..4] of every script that moves a recipient from one state to another."""
     return [
