@@ -41,21 +41,6 @@ OUTCOME_LATE = "late"  # the outcome of an attempt that was taken over: kept, no
 OUTCOME_QUEUED = "queued"  # the run's creation, or an operator's resend or retry
 OUTCOME_CREATED = "created"  # the run's creation, in the run's event stream
 
-ALL_OUTCOMES = (
-    OUTCOME_ACCEPTED,
-    OUTCOME_TRANSIENT,
-    OUTCOME_PERMANENT,
-    OUTCOME_UNKNOWN,
-    OUTCOME_ERROR,
-    OUTCOME_CLAIMED,
-    OUTCOME_WORKER_LOST,
-    OUTCOME_CANCELLED,
-    OUTCOME_CANCEL_REQUESTED,
-    OUTCOME_LATE,
-    OUTCOME_QUEUED,
-    OUTCOME_CREATED,
-)
-
 # How far the attempt that holds a claim got: decides what a takeover may do.
 STAGE_CLAIMED = "claimed"
 STAGE_END_OF_DATA = "end-of-data"  # the final dot may have gone out: never resent on its own
@@ -64,3 +49,26 @@ ALL_STAGES = (STAGE_CLAIMED, STAGE_END_OF_DATA)
 
 # Why a queued recipient waits (shown by `status`).
 WAITING_DAILY_LIMIT = "daily-limit"
+
+# --- runs ---------------------------------------------------------------------------------------
+# A run's own state (the `state` field of its hash; a run without one is active). A run is also
+# finished, without it being stored, once it is active or paused and every recipient is done.
+RUN_AWAITING_APPROVAL = "awaiting_approval"  # DISTRIBUTIE_REQUIRE_APPROVAL: nothing queued yet
+RUN_SCHEDULED = "scheduled"  # released by a worker at its time (and once approved)
+RUN_ACTIVE = "active"
+RUN_PAUSED = "paused"  # no new attempt starts; tasks that arrive are dropped, resume requeues
+RUN_FINISHED = "finished"
+
+ALL_RUN_STATES = (RUN_AWAITING_APPROVAL, RUN_SCHEDULED, RUN_ACTIVE, RUN_PAUSED, RUN_FINISHED)
+# Runs whose tasks a worker must not act on now.
+RUN_HELD_STATES = frozenset({RUN_AWAITING_APPROVAL, RUN_SCHEDULED, RUN_PAUSED})
+
+RUN_KIND_MAILING = "mailing"
+RUN_KIND_TEST = "test"  # a proefzending: every message to one test address, marked [PROEF]
+
+# What an operator or a worker did to a whole run, in the history of the run and its recipients.
+OUTCOME_APPROVED = "approved"
+OUTCOME_REJECTED = "rejected"
+OUTCOME_PAUSED = "paused"
+OUTCOME_RESUMED = "resumed"
+OUTCOME_RELEASED = "released"  # a scheduled (or approved) run went to the workers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Annotated
 
 import typer
@@ -29,7 +30,36 @@ def _status_table(result: RunStatus) -> None:
         table.add_row(r.gemeente, state, str(r.attempts), local_time(r.updated_at), r.last_reply)
     out.print(table)
     out.print(f"created {local_time(result.created_at)} by {result.created_by}; {result.transport}")
+    for line in _run_lines(result):
+        out.print(line)
     out.print(counts_text(result.counts) or "no recipients")
+
+
+def _run_lines(result: RunStatus) -> list[str]:
+    """What the run itself is doing: a test, waiting for approval or its time, paused."""
+    control, state = result.control, result.run_state
+    lines = []
+    if control.kind == states.RUN_KIND_TEST:
+        lines.append("test run (proefzending): every message to the test address, marked [PROEF]")
+    if state == states.RUN_AWAITING_APPROVAL:
+        lines.append(f"awaits approval by someone other than {result.created_by}")
+        if control.release_at is not None and control.release_at < time.time():
+            lines.append(
+                f"its time {local_time(control.release_at)} has passed: "
+                f"it goes out as soon as it is approved"
+            )
+    elif state == states.RUN_SCHEDULED:
+        lines.append(f"scheduled for {local_time(control.release_at)}")
+    elif state == states.RUN_PAUSED:
+        lines.append(f"paused by {control.paused_by} at {local_time(control.paused_at)}")
+    if control.approved_by:
+        lines.append(f"approved by {control.approved_by} at {local_time(control.approved_at)}")
+    if control.release_at is not None and control.released_at is not None:
+        delay = control.release_delay or 0
+        lines.append(
+            f"released at {local_time(control.released_at)} ({delay:.0f} s after its time)"
+        )
+    return lines
 
 
 @cli.command()
@@ -93,14 +123,20 @@ def list_runs(
         out.print("No runs yet.")
         return
     table = Table()
-    for column in ("run", "mailing", "created", "by", "recipients", "states"):
+    # The run id is what people copy into the next command: never cut or wrapped.
+    table.add_column("run", no_wrap=True, min_width=20)
+    table.add_column("mailing", ratio=1)
+    table.add_column("created", no_wrap=True)
+    for column in ("by", "run state", "recipients", "states"):
         table.add_column(column)
     for s in summaries:
+        kind = " (test)" if s.control.kind == states.RUN_KIND_TEST else ""
         table.add_row(
             s.run,
-            s.mailing,
+            s.mailing + kind,
             local_time(s.created_at),
             s.created_by,
+            s.run_state,
             str(s.total),
             counts_text(s.counts),
         )

@@ -28,6 +28,7 @@ from distributie.operations import mailings
 from distributie.operations import runs as run_ops
 from distributie.operations.follow import run_until_done, worker_log
 from distributie.operations.mailings import BUNDLED_MAILING, CheckedMailing
+from distributie.operations.schedule import parse_start
 from distributie.operations.session import Session, open_session, operator_name
 from distributie.operations.workers import workers_online
 from distributie.settings import Settings
@@ -44,7 +45,7 @@ def _progress_bar() -> Progress:
     )
 
 
-def _follow(session: Session, run_id: str) -> dict[str, int]:
+def follow_with_progress(session: Session, run_id: str) -> dict[str, int]:
     """Follow a run with a progress bar (and the embedded workers when there are no others)."""
     with _progress_bar() as progress:
         task = progress.add_task("sending", total=None)
@@ -72,9 +73,14 @@ def _warn_without_workers(session: Session) -> None:
         )
 
 
-def _print_result(run_id: str, counts: dict[str, int], as_json: bool) -> None:
+def _print_result(
+    run_id: str, counts: dict[str, int], as_json: bool, run_state: str | None = None
+) -> None:
     if as_json:
-        out.print_json(json.dumps({"run": run_id, "counts": counts}))
+        document: dict[str, object] = {"run": run_id, "counts": counts}
+        if run_state is not None:
+            document["run_state"] = run_state
+        out.print_json(json.dumps(document))
     else:
         err.print(f"Run {run_id}: {counts_text(counts)}. Details: distributie status {run_id}")
 
@@ -95,23 +101,46 @@ def _interrupted(session: Session, run_id: str, as_json: bool) -> int:
     return 130
 
 
+def _waiting(session: Session, run_id: str, plan: run_ops.RunPlan, by: str) -> None:
+    """Say what a run that is not handed to the workers yet waits for, and what releases it."""
+    if plan.needs_approval:
+        err.print(
+            f"Run {run_id} awaits approval: someone other than {by} runs "
+            f"`distributie approve {run_id}` (or `distributie reject {run_id}`).",
+            style="yellow",
+        )
+    if plan.release_at is not None:
+        err.print(f"Run {run_id} is scheduled for {plan.release_at:%Y-%m-%d %H:%M %Z}.")
+    if session.embedded and plan.release_at is not None:
+        err.print(
+            "A running worker sends it: keep `distributie worker` (or `distributie web`) running "
+            "in this folder, or set DISTRIBUTIE_REDIS_URL for workers elsewhere.",
+            style="yellow",
+        )
+
+
 def _send_run(
     settings: Settings,
     checked: CheckedMailing,
     chosen: list[mailings.Recipient],
+    plan: run_ops.RunPlan,
     no_wait: bool,
     as_json: bool,
     by: str | None,
 ) -> int:
     with open_session(settings) as session:
-        run_id = run_ops.start_run(session, checked, chosen, operator_name(by))
+        run_id = run_ops.start_run(session, checked, chosen, operator_name(by), plan)
         err.print(f"Run {run_id}", style="bold")
+        if plan.state != states.RUN_ACTIVE:
+            _waiting(session, run_id, plan, operator_name(by))
+            _print_result(run_id, session.ledger.counts(run_id), as_json, plan.state)
+            return 0
         try:
             _warn_without_workers(session)
             if no_wait:
                 _print_result(run_id, session.ledger.counts(run_id), as_json)
                 return 0
-            counts = _follow(session, run_id)
+            counts = follow_with_progress(session, run_id)
         except KeyboardInterrupt:
             return _interrupted(session, run_id, as_json)
     _print_result(run_id, counts, as_json)
@@ -147,9 +176,26 @@ def send(
     by: Annotated[
         str | None, typer.Option("--by", help="Who starts the run (default: your OS user).")
     ] = None,
+    test_to: Annotated[
+        str | None,
+        typer.Option(
+            "--test-to",
+            help="A proefzending: the chosen recipients' messages to this address only, "
+            "marked [PROEF]; never counted as delivered to a gemeente.",
+        ),
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Start at this time, e.g. 2026-12-07T09:00 (DISTRIBUTIE_TIMEZONE unless an "
+            "offset is given); a running worker releases the run then.",
+        ),
+    ] = None,
 ) -> None:
     """Check, then send the mailing: one personal e-mail per recipient, followed until done."""
     settings = load()
+    plan = _plan(settings, test_to, at)
     if no_wait and settings.redis_url is None:
         fail_usage(
             "--no-wait needs DISTRIBUTIE_REDIS_URL and workers started with "
@@ -161,17 +207,32 @@ def send(
     )
     warn_if_outbox(settings)
     _describe(checked, chosen)
-    if not yes and not confirm(f"Send to {len(chosen)} recipient(s)?", "send"):
+    question = f"Send to {len(chosen)} recipient(s)?"
+    if plan.test_to:
+        question = f"Send {len(chosen)} test message(s) to {plan.test_to}?"
+    if not yes and not confirm(question, "send"):
         err.print("Nothing was sent.")
         raise typer.Exit(1)
-    exit_code = guarded(lambda: _send_run(settings, checked, chosen, no_wait, as_json, by))
+    exit_code = guarded(lambda: _send_run(settings, checked, chosen, plan, no_wait, as_json, by))
     raise typer.Exit(exit_code)
+
+
+def _plan(settings: Settings, test_to: str | None, at: str | None) -> run_ops.RunPlan:
+    if test_to and at:
+        fail_usage("a test send goes out at once: leave out --at")
+    address = guarded(lambda: run_ops.valid_address(test_to, "--test-to")) if test_to else None
+    when = guarded(lambda: parse_start(at, settings.timezone)) if at else None
+    return run_ops.RunPlan(
+        test_to=address,
+        release_at=when,
+        needs_approval=settings.require_approval and address is None,
+    )
 
 
 def _follow_requeue(session: Session, requeue: run_ops.Requeue) -> dict[str, int]:
     """After a resend or retry: send it with the embedded workers, or say none are running."""
     if requeue.queued and session.embedded:
-        return _follow(session, requeue.run_id)
+        return follow_with_progress(session, requeue.run_id)
     if requeue.queued:
         _warn_without_workers(session)
     return session.ledger.counts(requeue.run_id)

@@ -25,6 +25,7 @@ class Addressing:
     gemeente: str
     recipient_key: str
     resend: int  # 0 for the run's first send; every operator resend/retry adds one
+    test: bool = False  # a proefzending: "[PROEF]" before the subject, X-Distributie-Test: yes
 
     @property
     def message_id(self) -> str:
@@ -32,8 +33,13 @@ class Addressing:
         return message_id(self.run_id, self.recipient_key, self.resend, domain)
 
 
-def addressing_for(sender: Sender, recipient: Recipient, run_id: str, resend: int) -> Addressing:
-    """The addressing of one recipient's message in a run (in a preview, run_id is "preview")."""
+def addressing_for(
+    sender: Sender, recipient: Recipient, run_id: str, resend: int, test: bool = False
+) -> Addressing:
+    """The addressing of one recipient's message in a run (in a preview, run_id is "preview").
+
+    In a test run, `recipient.email` is the test address.
+    """
     return Addressing(
         sender_name=sender.name,
         sender_address=sender.address,
@@ -43,4 +49,5 @@ def addressing_for(sender: Sender, recipient: Recipient, run_id: str, resend: in
         gemeente=recipient.gemeente,
         recipient_key=recipient.key,
         resend=resend,
+        test=test,
     )

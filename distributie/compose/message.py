@@ -60,6 +60,9 @@ _TEXT_PART = (
     b'Content-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
 )
 _MIME_VERSION = b"MIME-Version: 1.0\r\n"
+# A proefzending is marked so that nobody mistakes it for the real letter.
+TEST_SUBJECT_PREFIX = "[PROEF] "
+_TEST_HEADER = b"X-Distributie-Test: yes\r\n"
 # The policy's max_line_length: a header that fits is written on one line as it is.
 _MAX_LINE = 78
 # Static attachments (the same bytes for every recipient) in their encoded form. The rendered
@@ -77,17 +80,29 @@ def _fold(name: str, value: object) -> bytes:
 
 
 def _fold_text(name: str, value: str) -> bytes:
-    """An unstructured header (Subject). Short printable ASCII without "=?" is written as the
-    policy would write it, as it is; anything else goes through the policy."""
-    if (
-        value
-        and value.isascii()
-        and value.isprintable()
-        and "=?" not in value
-        and len(name) + 2 + len(value) <= _MAX_LINE
-    ):
-        return f"{name}: {value}\r\n".encode("ascii")
-    return _fold(name, value)
+    """An unstructured header (Subject). Printable ASCII without "=?" is written as it is,
+    folded at spaces; anything else goes through the policy.
+
+    The policy would move a value that just fails to fit after the name onto a line of its own
+    ("Subject:" CRLF SP value), which some readers, Python's own included, then show with a
+    leading space.
+    """
+    if not (value and value.isascii() and value.isprintable() and "=?" not in value):
+        return _fold(name, value)
+    line = f"{name}: {value}"
+    if len(line) <= _MAX_LINE:
+        return (line + "\r\n").encode("ascii")
+    lines: list[str] = []
+    current = f"{name}:"
+    for word in value.split(" "):
+        if not word or len(word) + 1 > _MAX_LINE:
+            return _fold(name, value)  # runs of spaces or a word too long to fold: the policy's
+        if len(current) + 1 + len(word) > _MAX_LINE and current != f"{name}:":
+            lines.append(current)
+            current = ""
+        current += " " + word
+    lines.append(current)
+    return ("\r\n".join(lines) + "\r\n").encode("ascii")
 
 
 @functools.lru_cache(maxsize=64)
@@ -176,13 +191,16 @@ def build_message(
         _from_header(addressing.sender_name, addressing.sender_address),
         _fold("To", _address(rendered.to_name, addressing.to_address)),
         _reply_to_header(addressing.reply_to),
-        _fold_text("Subject", rendered.subject),
+        _fold_text("Subject", TEST_SUBJECT_PREFIX + rendered.subject)
+        if addressing.test
+        else _fold_text("Subject", rendered.subject),
         b"Date: "
         + email.utils.format_datetime(date or datetime.now().astimezone()).encode("ascii")
         + _CRLF,
         _fold("Message-ID", addressing.message_id),
         _run_header(addressing.run_id),
         _fold_text("X-Distributie-Recipient", addressing.gemeente),
+        _TEST_HEADER if addressing.test else b"",
         _MIME_VERSION,
     ]
     if rendered.html is None:

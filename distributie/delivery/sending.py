@@ -70,6 +70,7 @@ class RunContext:
 
     mailing: Mailing
     compiled: CompiledMailing
+    test: bool  # a proefzending: every message marked [PROEF]
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,8 @@ class RecipientSender:
         """Do what the ledger allows for this recipient now; Later when it must wait."""
         got = self._claim(run_id, key, seq)
         if not isinstance(got, Claim):
+            if got.reason == "held":
+                log.debug("task dropped: run %s is %s", run_id, got.state)
             if got.reason in ("busy", "early") and got.until is not None:
                 # Another holder is at work, or it is not yet time: check again then.
                 return Later(seq, max(0.0, got.until - time.time()) + 0.5)
@@ -205,9 +208,10 @@ class RecipientSender:
     def _run(self, run_id: str) -> RunContext:
         context = self._runs.get(run_id)
         if context is None:
-            sha = self.ledger.run_info(run_id)["templates_sha256"]
-            mailing = mailing_from_bundle(self.ledger.load_bundle(sha))
-            context = self._runs[run_id] = RunContext(mailing, compile_mailing(mailing))
+            info = self.ledger.run_info(run_id)
+            mailing = mailing_from_bundle(self.ledger.load_bundle(info["templates_sha256"]))
+            test = info.get("kind") == states.RUN_KIND_TEST
+            context = self._runs[run_id] = RunContext(mailing, compile_mailing(mailing), test)
         return context
 
     def _prepare(self, attempt: Attempt) -> ComposedMessage | Outcome:
@@ -222,7 +226,7 @@ class RecipientSender:
             key=attempt.key,
         )
         addressing = addressing_for(
-            run.mailing.spec.sender, recipient, attempt.run_id, claim.resend
+            run.mailing.spec.sender, recipient, attempt.run_id, claim.resend, run.test
         )
         attempt.message_id = addressing.message_id
         try:

@@ -8,17 +8,19 @@ recipient was cancelled is refused by the ledger's claim, so Celery's at-least-o
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery, signals
 
+from distributie import states
 from distributie.delivery.duties import Duty, DutyRunner
 from distributie.delivery.sending import Later, RecipientSender
 from distributie.delivery.throttle import RedisConnectionGate
 from distributie.delivery.transport import make_transport
 from distributie.errors import ConfigError
-from distributie.ledger import Ledger
+from distributie.ledger import Ledger, RunChanged
 from distributie.runtime.processes import holder_name
 from distributie.runtime.redis_server import celery_url
 from distributie.settings import Settings, load_settings
@@ -104,9 +106,31 @@ def _close_transport(**_: Any) -> None:
         _sender.transport.close()
 
 
+# How often a worker looks for scheduled runs whose time has come.
+RELEASE_EVERY = 5.0
+
+
+def release_due_runs(ledger: Ledger, batch_size: int) -> list[str]:
+    """Hand every scheduled run whose time has come (and that is approved) to the workers.
+
+    The ledger releases a run once, whoever asks; a releaser killed after that and before the
+    enqueue leaves recipients without a task, which the requeue repair finds.
+    """
+    released = []
+    for run_id in ledger.due_runs(time.time()):
+        result = ledger.control_run(run_id, states.OUTCOME_RELEASED, holder_name())
+        if isinstance(result, RunChanged):
+            enqueue(run_id, result.to_send, batch_size)
+            released.append(run_id)
+            log.info("released a scheduled run", extra={"run": run_id})
+    return released
+
+
 def worker_duties(settings: Settings, ledger: Ledger) -> list[Duty]:
     """What the workers of this deployment do on a timer, one host at a time (duties.py)."""
-    return []
+    return [
+        Duty("release", RELEASE_EVERY, lambda: release_due_runs(ledger, settings.batch_size)),
+    ]
 
 
 _duty_runner: DutyRunner | None = None

@@ -16,6 +16,9 @@ from distributie.ledger.records import (
     RecipientStatus,
     Requeued,
     RequeueRefused,
+    RunChanged,
+    RunControl,
+    RunControlRefused,
     RunStatus,
 )
 from distributie.ledger.runs import new_run_id
@@ -29,6 +32,9 @@ __all__ = [
     "RecipientStatus",
     "RequeueRefused",
     "Requeued",
+    "RunChanged",
+    "RunControl",
+    "RunControlRefused",
     "RunStatus",
     "connect",
     "new_run_id",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 PREFIX = "distributie"
 RUNS = f"{PREFIX}:runs"
+SCHEDULED = f"{PREFIX}:runs:scheduled"  # runs waiting for their time, scored by it
 LEASES = f"{PREFIX}:leases"
 RATE_NEXT = f"{PREFIX}:rate:next"
 RATE_LOG = f"{PREFIX}:rate:log"
@@ -17,6 +18,11 @@ def run_key(run_id: str) -> str:
 
 def recipient_key_of(run_id: str, key: str) -> str:
     return f"{PREFIX}:run:{run_id}:r:{key}"
+
+
+def recipient_prefix(run_id: str) -> str:
+    """What recipient_key_of puts before the key: for scripts that go through a whole run."""
+    return f"{PREFIX}:run:{run_id}:r:"
 
 
 def history_key(run_id: str, key: str) -> str:

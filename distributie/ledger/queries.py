@@ -12,13 +12,14 @@ from distributie import states
 from distributie.ledger.connection import text
 from distributie.ledger.keys import (
     RUNS,
+    SCHEDULED,
     counts_key,
     history_key,
     order_key,
     recipient_key_of,
     run_key,
 )
-from distributie.ledger.records import RecipientStatus, RunStatus
+from distributie.ledger.records import RecipientStatus, RunControl, RunStatus
 
 
 def _recipient(key: str, raw: dict[str, str], history: list[dict[str, Any]]) -> RecipientStatus:
@@ -106,4 +107,13 @@ class Queries:
             total=int(info.get("total") or 0),
             counts=self.counts(run_id),
             recipients=recipients,
+            control=RunControl.from_hash(info),
         )
+
+    def run_control(self, run_id: str) -> RunControl:
+        return RunControl.from_hash(self.run_info(run_id))
+
+    def due_runs(self, now: float) -> list[str]:
+        """Scheduled runs whose time has come (released once approved, where that is needed)."""
+        due = cast(list[bytes], self.client.zrangebyscore(SCHEDULED, "-inf", now))
+        return [text(r) for r in due]

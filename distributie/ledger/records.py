@@ -8,7 +8,14 @@ from typing import Any, Literal, get_args
 
 from redis.typing import EncodableT
 
-from distributie.states import QUEUED
+from distributie.states import (
+    PENDING_STATES,
+    QUEUED,
+    RUN_ACTIVE,
+    RUN_FINISHED,
+    RUN_KIND_MAILING,
+    RUN_PAUSED,
+)
 
 # Every verdict a ledger script returns. The scripts spell them VERDICT.<name> (ledger/scripts.py
 # generates that table from this Literal), so the two cannot drift apart.
@@ -26,10 +33,14 @@ Verdict = Literal[
     "pending",  # requeue: still queued or being sent
     "cancelled",  # cancel: stopped before it was sent
     "finishing",  # cancel: being sent now; finishes and is not retried
+    "held",  # claim: the run is paused, or not yet approved or released
+    "changed",  # run control: the run went to its new state
+    "refused",  # run control: not from the state the run is in
+    "same_person",  # run control: approval by whoever created the run
 ]
 VERDICTS: tuple[str, ...] = get_args(Verdict)
 
-RefusalReason = Literal["done", "stale", "busy", "early", "missing"]
+RefusalReason = Literal["done", "stale", "busy", "early", "missing", "held"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,22 @@ class RequeueRefused:
     state: str
 
 
+@dataclass(frozen=True)
+class RunChanged:
+    """A run went to `state`; `to_send` are the (recipient key, seq) to hand to the workers."""
+
+    state: str
+    to_send: list[tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class RunControlRefused:
+    """Why a run control action was refused; `detail` is the run's state (or its release time)."""
+
+    reason: Literal["refused", "same_person", "early", "missing"]
+    detail: str
+
+
 @dataclass
 class RecipientStatus:
     key: str
@@ -98,6 +125,51 @@ class RecipientStatus:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _time(raw: dict[str, str], name: str) -> float | None:
+    return float(raw[name]) if raw.get(name) else None
+
+
+@dataclass(frozen=True)
+class RunControl:
+    """A run's kind and own state, and who approved, scheduled, paused or released it when."""
+
+    kind: str = RUN_KIND_MAILING
+    stored_state: str = RUN_ACTIVE  # as stored; see `state` for what the run is now
+    approval_required: bool = False
+    approved_by: str = ""
+    approved_at: float | None = None
+    rejected_by: str = ""
+    release_at: float | None = None  # a scheduled start
+    released_at: float | None = None
+    release_delay: float | None = None  # seconds after release_at that a worker released it
+    paused_by: str = ""
+    paused_at: float | None = None
+
+    @classmethod
+    def from_hash(cls, raw: dict[str, str]) -> RunControl:
+        return cls(
+            kind=raw.get("kind") or RUN_KIND_MAILING,
+            stored_state=raw.get("state") or RUN_ACTIVE,
+            approval_required=raw.get("approval_required") == "1",
+            approved_by=raw.get("approved_by", ""),
+            approved_at=_time(raw, "approved_at"),
+            rejected_by=raw.get("rejected_by", ""),
+            release_at=_time(raw, "release_at"),
+            released_at=_time(raw, "released_at"),
+            release_delay=_time(raw, "release_delay"),
+            paused_by=raw.get("paused_by", ""),
+            paused_at=_time(raw, "paused_at"),
+        )
+
+    def state(self, counts: dict[str, int]) -> str:
+        """The run's state now: an active or paused run with nobody left to send is finished."""
+        if self.stored_state in (RUN_ACTIVE, RUN_PAUSED) and not any(
+            counts.get(s) for s in PENDING_STATES
+        ):
+            return RUN_FINISHED
+        return self.stored_state
+
+
 @dataclass
 class RunStatus:
     run: str
@@ -111,6 +183,11 @@ class RunStatus:
     total: int
     counts: dict[str, int]
     recipients: list[RecipientStatus]
+    control: RunControl = RunControl()
+
+    @property
+    def run_state(self) -> str:
+        return self.control.state(self.counts)
 
 
 @dataclass(frozen=True)
@@ -124,9 +201,17 @@ class NewRun:
     recipients_sha256: str
     created_by: str
     transport: str
+    kind: str = RUN_KIND_MAILING
+    state: str = RUN_ACTIVE  # awaiting_approval or scheduled: nothing is handed to workers yet
+    release_at: float | None = None
+    approval_required: bool = False
 
     def fields(self, templates_sha256: str, total: int, now: float) -> dict[EncodableT, EncodableT]:
         return {
+            "kind": self.kind,
+            "state": self.state,
+            "release_at": self.release_at or "",
+            "approval_required": int(self.approval_required),
             "id": self.id,
             "mailing": self.mailing,
             "mailing_dir": self.mailing_dir,

@@ -15,6 +15,7 @@ from distributie.compose.mailing import MailingBundle
 from distributie.errors import LedgerError
 from distributie.ledger.keys import (
     RUNS,
+    SCHEDULED,
     bundle_key,
     counts_key,
     events_key,
@@ -83,4 +84,6 @@ class RunWrites:
             {"recipient": "*", "to": states.QUEUED, "outcome": states.OUTCOME_CREATED},
         )
         pipe.zadd(RUNS, {run.id: now})
+        if run.release_at is not None:
+            pipe.zadd(SCHEDULED, {run.id: run.release_at})
         pipe.execute()

@@ -24,6 +24,7 @@ SCRIPT_NAMES = (
     "finish",
     "requeue",
     "cancel",
+    "run_control",
     "take_slot",
     "keep_slot",
 )
@@ -52,13 +53,16 @@ def _table(name: str, entries: dict[str, str], strict: bool = True) -> str:
 def names_prelude() -> str:
     """The Lua tables of every name a script may use, from the Python definitions."""
     terminal = ", ".join(f"{s} = true" for s in sorted(states.TERMINAL_STATES))
+    held = ", ".join(f"{s} = true" for s in sorted(states.RUN_HELD_STATES))
     return (
         _table("STATE", {s: s for s in states.ALL_STATES})
         + _table("OUTCOME", constants("OUTCOME_"))
         + _table("STAGE", constants("STAGE_"))
         + _table("WAITING", constants("WAITING_"))
         + _table("VERDICT", {v: v for v in VERDICTS})
+        + _table("RUN", constants("RUN_"))
         + f"local TERMINAL = {{{terminal}}}\n"
+        + f"local HELD = {{{held}}}\n"
     )
 
 
@@ -82,6 +86,7 @@ class Scripts:
         self.finish = self._register(client, "finish")
         self.requeue = self._register(client, "requeue")
         self.cancel = self._register(client, "cancel")
+        self.run_control = self._register(client, "run_control")
         self.take_slot = self._register(client, "take_slot")
         self.keep_slot = self._register(client, "keep_slot")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 from distributie.ledger.connection import text
@@ -12,8 +12,14 @@ from distributie.ledger.keys import (
     LEASES,
     RATE_LOG,
     RATE_NEXT,
+    SCHEDULED,
+    counts_key,
     daily_key,
+    events_key,
+    order_key,
     recipient_key_of,
+    recipient_prefix,
+    run_key,
     transition_keys,
 )
 from distributie.ledger.records import (
@@ -22,6 +28,8 @@ from distributie.ledger.records import (
     RefusalReason,
     Requeued,
     RequeueRefused,
+    RunChanged,
+    RunControlRefused,
 )
 from distributie.ledger.scripts import Scripts
 from distributie.settings import RateLimit
@@ -54,7 +62,7 @@ def _refusal(result: list[Any]) -> ClaimRefused:
     if reason == "done":
         decided_for = text(result[2]) if len(result) > 2 else None
         return ClaimRefused(reason, text(result[1]), decided_for=decided_for)
-    if reason == "stale":
+    if reason in ("stale", "held"):
         return ClaimRefused(reason, text(result[1]))
     return ClaimRefused(reason)
 
@@ -78,7 +86,13 @@ class Transitions:
         """Take the recipient for one attempt, or say why this task must not send it now."""
         day = datetime.now(ZoneInfo(timezone)).date().isoformat()
         result = self.scripts.claim(
-            keys=[*transition_keys(run_id, key), LEASES, RATE_NEXT, daily_key(day)],
+            keys=[
+                *transition_keys(run_id, key),
+                LEASES,
+                RATE_NEXT,
+                daily_key(day),
+                run_key(run_id),
+            ],
             args=[
                 run_id,
                 key,
@@ -175,3 +189,26 @@ class Transitions:
     def cancel(self, run_id: str, key: str, by: str) -> str:
         """'cancelled', 'finishing' (an attempt is in progress) or the unchanged state."""
         return text(self.scripts.cancel(keys=transition_keys(run_id, key), args=[run_id, key, by]))
+
+    def control_run(self, run_id: str, action: str, by: str) -> RunChanged | RunControlRefused:
+        """Approve, reject, pause, resume or release a run (`action` is an OUTCOME_ name).
+
+        On a change to active, the recipients to hand to the workers come back with it.
+        """
+        result = self.scripts.run_control(
+            keys=[
+                run_key(run_id),
+                order_key(run_id),
+                counts_key(run_id),
+                events_key(run_id),
+                SCHEDULED,
+            ],
+            args=[run_id, action, by, recipient_prefix(run_id)],
+        )
+        verdict = text(result[0])
+        if verdict != "changed":
+            reason = cast(Literal["refused", "same_person", "early", "missing"], verdict)
+            return RunControlRefused(reason, text(result[1]))
+        pending = result[2:]
+        items = [(text(pending[i]), int(pending[i + 1])) for i in range(0, len(pending), 2)]
+        return RunChanged(text(result[1]), items)

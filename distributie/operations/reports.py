@@ -11,12 +11,13 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from distributie import states
-from distributie.ledger import Ledger, RecipientStatus, RunStatus
+from distributie.ledger import Ledger, RecipientStatus, RunControl, RunStatus
 from distributie.operations.csvsafe import write_csv
 
 __all__ = [
     "STATUS_CSV_COLUMNS",
     "RecipientStatus",
+    "RunControl",
     "RunStatus",
     "RunSummary",
     "local_time",
@@ -45,6 +46,18 @@ def local_time(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
+def control_json(control: RunControl, counts: dict[str, int]) -> dict[str, object]:
+    """A run's kind and own state, in `status --json` and `runs --json`."""
+    return {
+        "kind": control.kind,
+        "run_state": control.state(counts),
+        "approved_by": control.approved_by or None,
+        "approved_at": control.approved_at,
+        "scheduled_for": control.release_at,
+        "released_at": control.released_at,
+    }
+
+
 def status_json(status: RunStatus) -> dict[str, object]:
     """The public shape of `status --json`."""
     return {
@@ -57,6 +70,7 @@ def status_json(status: RunStatus) -> dict[str, object]:
         "recipients_path": status.recipients_path,
         "transport": status.transport,
         "counts": {s: status.counts.get(s, 0) for s in states.ALL_STATES},
+        **control_json(status.control, status.counts),
         "recipients": [
             {
                 "gemeente": r.gemeente,
@@ -105,6 +119,11 @@ class RunSummary:
     created_by: str
     total: int
     counts: dict[str, int]
+    control: RunControl
+
+    @property
+    def run_state(self) -> str:
+        return self.control.state(self.counts)
 
     def as_json(self) -> dict[str, Any]:
         """One entry of `runs --json`."""
@@ -115,6 +134,7 @@ class RunSummary:
             "created_by": self.created_by,
             "total": self.total,
             "counts": self.counts,
+            **control_json(self.control, self.counts),
         }
 
 
@@ -131,6 +151,7 @@ def run_summaries(ledger: Ledger) -> list[RunSummary]:
                 created_by=info.get("created_by", ""),
                 total=int(info.get("total") or 0),
                 counts=ledger.counts(run_id),
+                control=RunControl.from_hash(info),
             )
         )
     return summaries

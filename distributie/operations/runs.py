@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from distributie import states
 from distributie.compose.addresses import AddressError, normalise_address
@@ -27,12 +28,28 @@ class Requeue:
     queued: list[QueuedItem]
 
 
+@dataclass(frozen=True)
+class RunPlan:
+    """How a run starts: at once, at a time, after approval; a proefzending to one address."""
+
+    test_to: str | None = None  # a test run: every message to this address, marked [PROEF]
+    release_at: datetime | None = None
+    needs_approval: bool = False
+
+    @property
+    def state(self) -> str:
+        if self.needs_approval:
+            return states.RUN_AWAITING_APPROVAL
+        return states.RUN_SCHEDULED if self.release_at else states.RUN_ACTIVE
+
+
 def create_run(
     ledger: Ledger,
     checked: CheckedMailing,
     recipients: Sequence[Recipient],
     created_by: str,
     transport: str,
+    plan: RunPlan = RunPlan(),
 ) -> str:
     """Store a run with its mailing and every chosen recipient as `queued`; returns its id."""
     run_id = new_run_id()
@@ -45,12 +62,18 @@ def create_run(
         recipients_sha256=checked.recipients.sha256,
         created_by=created_by,
         transport=transport,
+        kind=states.RUN_KIND_TEST if plan.test_to else states.RUN_KIND_MAILING,
+        state=plan.state,
+        release_at=plan.release_at.timestamp() if plan.release_at else None,
+        approval_required=plan.needs_approval,
     )
     ledger.create_run(
         run,
         checked.mailing.bundle,
         [
-            NewRecipient(r.key, r.gemeente, r.email, {"row": r.row, "fields": r.fields})
+            NewRecipient(
+                r.key, r.gemeente, plan.test_to or r.email, {"row": r.row, "fields": r.fields}
+            )
             for r in recipients
         ],
         lambda key, resend: message_id(run_id, key, resend, domain),
@@ -67,12 +90,17 @@ def enqueue(session: Session, run_id: str, items: Sequence[QueuedItem]) -> None:
 
 
 def start_run(
-    session: Session, checked: CheckedMailing, recipients: Sequence[Recipient], by: str
+    session: Session,
+    checked: CheckedMailing,
+    recipients: Sequence[Recipient],
+    by: str,
+    plan: RunPlan = RunPlan(),
 ) -> str:
-    """Create the run and queue every recipient; returns the run id."""
+    """Create the run and, unless it waits for approval or its time, queue every recipient."""
     transport = transport_description(session.settings)
-    run_id = create_run(session.ledger, checked, recipients, by, transport)
-    enqueue(session, run_id, [(r.key, 1) for r in recipients])
+    run_id = create_run(session.ledger, checked, recipients, by, transport, plan)
+    if plan.state == states.RUN_ACTIVE:
+        enqueue(session, run_id, [(r.key, 1) for r in recipients])
     return run_id
 
 
@@ -88,12 +116,12 @@ def require_run(ledger: Ledger, run_id: str | None) -> str:
     return run_id
 
 
-def valid_address(address: str) -> str:
-    """A corrected address for a resend, normalised, or a UsageError saying what is wrong."""
+def valid_address(address: str, option: str = "--to") -> str:
+    """An address typed by an operator, normalised, or a UsageError saying what is wrong."""
     try:
         return normalise_address(address)
     except AddressError as exc:
-        raise UsageError(f"--to {address!r} is not a valid e-mail address: {exc}") from None
+        raise UsageError(f"{option} {address!r} is not a valid e-mail address: {exc}") from None
 
 
 def resend(session: Session, run: str, gemeente: str, to: str | None, by: str) -> Requeue:

@@ -43,6 +43,9 @@ class CoreSettings(BaseSettings):
     daily_limit: int | None = Field(default=None, ge=1)
     timezone: str = "Europe/Amsterdam"
 
+    # A second person approves every run before anything is sent (the vier-ogenprincipe).
+    require_approval: bool = False
+
     max_message_bytes: int = Field(default=10_000_000, ge=1)
     worker_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
     batch_size: int = Field(default=20, ge=1)

@@ -12,24 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+from tests.support.cli import distributie
 from tests.support.smtp import RecordingSMTPServer
 from tests.support.workers import WorkerPool, write_recipients
-
-
-def distributie(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIBUTIE_")}
-    clean.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "distributie", *args],
-        env=clean,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def workers_and_list(

@@ -287,3 +287,22 @@ def test_a_line_starting_with_a_dot_or_from_survives_the_round_trip() -> None:
     message = parse(build_message(rendered, addressing()))
 
     assert text_of(message) == text
+
+
+def test_a_test_message_is_marked_in_its_subject_and_a_header() -> None:
+    data = build_message(bundled_rendered(), addressing(test=True))
+
+    parsed = email.message_from_bytes(data, policy=email.policy.default)
+    assert str(parsed["Subject"]).startswith("[PROEF] Regionale Veiligheidsstrategie")
+    assert parsed["X-Distributie-Test"] == "yes"
+
+
+def test_a_long_subject_folds_at_a_space_after_the_header_name() -> None:
+    long = "[PROEF] Regionale Veiligheidsstrategie 2019-2022 voor gemeente Gemeente 0002"
+    rendered = bundled_rendered()
+    rendered = type(rendered)(long, "Naam", rendered.text, rendered.html, rendered.attachments)
+
+    data = build_message(rendered, addressing())
+
+    assert b"Subject: [PROEF] Regionale Veiligheidsstrategie 2019-2022 voor gemeente\r\n " in data
+    assert email.message_from_bytes(data, policy=email.policy.default)["Subject"] == long

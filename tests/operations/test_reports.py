@@ -26,6 +26,12 @@ def test_status_json_has_the_public_shape(ledger: Ledger) -> None:
         "recipients_path",
         "transport",
         "counts",
+        "kind",
+        "run_state",
+        "approved_by",
+        "approved_at",
+        "scheduled_for",
+        "released_at",
         "recipients",
     }
     assert list(document["counts"]) == list(states.ALL_STATES)  # type: ignore[call-overload]
@@ -87,4 +93,10 @@ def test_run_summaries_list_every_run_oldest_first_with_counts(ledger: Ledger) -
         "created_by",
         "total",
         "counts",
+        "kind",
+        "run_state",
+        "approved_by",
+        "approved_at",
+        "scheduled_for",
+        "released_at",
     }

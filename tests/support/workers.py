@@ -216,12 +216,13 @@ def start_run(
     recipients_csv: Path,
     mailing: Path = BUNDLED_MAILING,
     by: str = "test",
+    plan: runs.RunPlan = runs.RunPlan(),
 ) -> RunHandle:
     """Check, create and enqueue a run from the test process, as `distributie send` does."""
     session = session_for(env)
     checked = check_mailing(mailing, recipients_csv, session.settings.max_message_bytes)
     chosen = checked.recipients.recipients
-    run_id = runs.start_run(session, checked, chosen, by)
+    run_id = runs.start_run(session, checked, chosen, by, plan)
     return RunHandle(run_id, session, [r.key for r in chosen], {r.key: r.email for r in chosen})
 
 

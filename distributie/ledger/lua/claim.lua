@@ -1,5 +1,5 @@
 -- Claim a recipient for one attempt, or say why not.
--- KEYS: recipient, history, counts, events, leases, next rate slot, daily counter
+-- KEYS: recipient, history, counts, events, leases, next rate slot, daily counter, run
 -- ARGV: run, rid, seq, worker, lease, rate count, rate period, margin, daily limit,
 --       next day start (unix time)
 local rkey, hkey, ckey, ekey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -12,6 +12,10 @@ local state = redis.call('HGET', rkey, 'state')
 local taken_from = ''
 if not state then return {VERDICT.missing} end
 if TERMINAL[state] then return {VERDICT.done, state} end
+-- A paused run (or one not yet approved or released) starts no attempt: the task is dropped, and
+-- resume (or the release) hands the recipient to the workers again.
+local run_state = redis.call('HGET', KEYS[8], 'state')
+if run_state and HELD[run_state] then return {VERDICT.held, run_state} end
 local current = tonumber(redis.call('HGET', rkey, 'seq'))
 if seq < current then return {VERDICT.stale, state} end
 if state == STATE.sending then
