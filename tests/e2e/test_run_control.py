@@ -22,6 +22,7 @@ from distributie.ledger.keys import events_key
 from distributie.operations import control
 from distributie.operations.runs import RunPlan
 from tests.support.cli import distributie
+from tests.support.redis import TestRedis
 from tests.support.smtp import RecordingSMTPServer
 from tests.support.workers import (
     WorkerPool,
@@ -149,3 +150,25 @@ def test_a_test_send_reaches_only_the_test_address_and_leaves_the_real_run_alone
     assert test_status["kind"] == states.RUN_KIND_TEST
     assert {r["email"] for r in test_status["recipients"]} == {"proef@secretariaat.example"}
     assert real.ledger.status(real.run_id).counts[states.SENT] == 4
+
+
+def test_a_pause_survives_a_redis_restart_and_new_workers(
+    worker_pool: WorkerPool,
+    smtp_server: RecordingSMTPServer,
+    redis_server: TestRedis,
+    tmp_path: Path,
+) -> None:
+    env = _env(worker_pool, smtp_server)
+    handle = start_run(env, write_recipients(tmp_path / "l.csv", 10))
+    control.pause(handle.session, handle.run_id, "secretariaat")
+
+    redis_server.restart()
+    worker_pool.start(**smtp_server.environ(timeout=2))
+    time.sleep(3)
+    paused_state = handle.ledger.status(handle.run_id).run_state
+    control.resume(handle.session, handle.run_id, "secretariaat")
+    counts = wait_until_settled(handle.ledger, handle.run_id)
+
+    assert paused_state == states.RUN_PAUSED
+    assert counts[states.SENT] == 10
+    assert sorted(smtp_server.deliveries_by_address().values()) == [1] * 10
