@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
+import re
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -578,6 +581,72 @@ def test_xlsx_cell_with_alt_enter_in_gemeente_is_refused(tmp_path: Path) -> None
 
     assert (problem.row, problem.column) == (2, "gemeente")
     assert "line feed" in problem.reason
+
+
+def _with_cached_values(path: Path, cached: dict[str, bytes]) -> Path:
+    """The workbook at `path` with saved values for formula cells, as Excel would store them.
+
+    openpyxl writes formulas without a value (it does not calculate); this puts one in.
+    """
+    source = zipfile.ZipFile(path)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                for cell, cell_xml in cached.items():
+                    data = re.sub(rb'<c r="' + cell.encode() + rb'">.*?</c>', cell_xml, data)
+            target.writestr(name, data)
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def test_xlsx_formula_without_a_calculated_value_is_refused_naming_sheet_cell_and_formula(
+    tmp_path: Path,
+) -> None:
+    path = write_xlsx(
+        tmp_path,
+        [
+            ["gemeente", "email", "achternaam"],
+            ["Baarn", "burgemeester@baarn.example", "Proefstra"],
+            ["Bunnik", "burgemeester@bunnik.example", '=UPPER("van ")&C2'],
+        ],
+    )
+
+    problem = only_problem(path)
+
+    assert problem.row == 3
+    assert problem.reason.startswith(
+        """sheet 'Sheet', cell C3: the formula =UPPER("van ")&C2 has no calculated value"""
+    )
+    assert str(problem).startswith(f"{path}, row 3: sheet 'Sheet', cell C3: the formula")
+
+
+def test_xlsx_formula_with_a_calculated_value_is_read_as_that_value(tmp_path: Path) -> None:
+    path = write_xlsx(
+        tmp_path,
+        [
+            ["gemeente", "email", "achternaam", "inwoners", "toevoeging"],
+            ["Baarn", "burgemeester@baarn.example", '=UPPER("proefstra")', "=2*12000", '=""'],
+        ],
+    )
+    _with_cached_values(
+        path,
+        {
+            "C2": b'<c r="C2" t="str"><f>UPPER("proefstra")</f><v>PROEFSTRA</v></c>',
+            "D2": b'<c r="D2"><f>2*12000</f><v>24000</v></c>',
+            # A formula whose result is the empty string: saved, and empty.
+            "E2": b'<c r="E2" t="str"><f>""</f><v></v></c>',
+        },
+    )
+
+    fields = read_recipients(path).recipients[0].fields
+
+    assert (fields["achternaam"], fields["inwoners"], fields["toevoeging"]) == (
+        "PROEFSTRA",
+        "24000",
+        "",
+    )
 
 
 # --- recipient_key ----------------------------------------------------------------------------

@@ -130,13 +130,18 @@ def run_cli(case: Case, args: list[str], redis_url: str) -> Outcome:
 
 
 def _write_xlsx(source: Path, target: Path) -> Path:
-    """The rows of a *.xlsx.json file as the first sheet of a real workbook, every cell text."""
-    rows = json.loads(source.read_text(encoding="utf-8"))["rows"]
+    """The rows of a *.xlsx.json file as the first sheet of a real workbook, every cell text;
+    a cell given as {"formula": "=..."} is a formula, saved (by openpyxl) without a value."""
+    content = json.loads(source.read_text(encoding="utf-8"))
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     assert sheet is not None
-    for r, values in enumerate(rows, start=1):
+    sheet.title = content.get("sheet", sheet.title)
+    for r, values in enumerate(content["rows"], start=1):
         for c, value in enumerate(values, start=1):
+            if isinstance(value, dict):
+                sheet.cell(row=r, column=c, value=value["formula"])
+                continue
             cell = sheet.cell(row=r, column=c, value=value)
             cell.data_type = "s"  # "=..." is text here, as Excel stores a typed-in '=...
     workbook.save(target)
