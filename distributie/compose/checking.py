@@ -32,6 +32,8 @@ class CheckedMailing:
     compiled: CompiledMailing
     recipients: RecipientList
     sample: RenderedMessage  # the first recipient's message
+    # Accepted, but worth a look (invisible characters in text columns): `check` lists them.
+    warnings: tuple[Problem, ...] = ()
 
 
 def estimated_size(rendered: RenderedMessage) -> int:
@@ -128,4 +130,4 @@ def check_mailing(
         raise InputError(problems)
     if sample is None:
         raise InvariantError("no problem and no message: every row must have rendered")
-    return CheckedMailing(mailing, compiled, recipients, sample)
+    return CheckedMailing(mailing, compiled, recipients, sample, tuple(recipients.warnings))

@@ -20,6 +20,7 @@ from jinja2 import (
 )
 from jinja2.exceptions import SecurityError
 
+from distributie.compose.characters import describe, find_invisible
 from distributie.compose.docx import DOCX_MIMETYPE, CompiledDocx, DocxTemplateError, xml_problem
 from distributie.compose.mailing import AttachmentSpec, Mailing
 from distributie.compose.templates import TemplateCompiler, make_environment
@@ -124,6 +125,14 @@ class CompiledMailing:
                 name,
                 f"renders a line break or control character: {value!r}",
                 _column_with(unsafe.group(), value, context),
+            )
+        invisible = find_invisible(value)
+        if invisible:
+            # A subject or file name must read as what was checked (compose/characters.py).
+            raise RenderError(
+                name,
+                f"renders {describe(invisible)}: {value!r}",
+                _column_with(invisible, value, context),
             )
         return value
 
