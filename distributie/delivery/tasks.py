@@ -14,6 +14,7 @@ from typing import Any
 from celery import Celery, signals
 
 from distributie.delivery.duties import Duty, DutyRunner
+from distributie.delivery.repair import repair_lost_tasks
 from distributie.delivery.sending import Later, RecipientSender
 from distributie.delivery.throttle import RedisConnectionGate
 from distributie.delivery.transport import make_transport
@@ -106,7 +107,19 @@ def _close_transport(**_: Any) -> None:
 
 def worker_duties(settings: Settings, ledger: Ledger) -> list[Duty]:
     """What the workers of this deployment do on a timer, one host at a time (duties.py)."""
-    return []
+    return [
+        Duty(
+            "requeue-lost",
+            # Often enough that a lost task waits little longer than DISTRIBUTIE_REQUEUE_AFTER.
+            every=max(1.0, min(60.0, settings.requeue_after / 4)),
+            run=lambda: repair_lost_tasks(
+                ledger,
+                lambda run_id, items: enqueue(run_id, items, settings.batch_size),
+                settings.requeue_after,
+                holder_name(),
+            ),
+        ),
+    ]
 
 
 _duty_runner: DutyRunner | None = None

@@ -26,6 +26,8 @@ Verdict = Literal[
     "pending",  # requeue: still queued or being sent
     "cancelled",  # cancel: stopped before it was sent
     "finishing",  # cancel: being sent now; finishes and is not retried
+    "republish",  # take_unpublished: its task message was lost; publish it again now
+    "obsolete",  # take_unpublished: the recipient moved on; nothing to publish
 ]
 VERDICTS: tuple[str, ...] = get_args(Verdict)
 

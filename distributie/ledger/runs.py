@@ -15,6 +15,7 @@ from distributie.compose.mailing import MailingBundle
 from distributie.errors import LedgerError
 from distributie.ledger.keys import (
     RUNS,
+    UNPUBLISHED,
     bundle_key,
     counts_key,
     events_key,
@@ -22,6 +23,7 @@ from distributie.ledger.keys import (
     order_key,
     recipient_key_of,
     run_key,
+    unpublished_member,
 )
 from distributie.ledger.records import NewRecipient, NewRun
 
@@ -54,7 +56,11 @@ class RunWrites:
         recipients: Sequence[NewRecipient],
         message_id_for: Callable[[str, int], str],
     ) -> None:
-        """Write a run and all its recipients as `queued`, in one transaction."""
+        """Write a run and all its recipients as `queued`, in one transaction.
+
+        Their task messages count as unpublished until the caller confirms it published them
+        (`published`); if it never does, the repair duty publishes them (ledger/publishing.py).
+        """
         self.store_bundle(bundle)
         now = time.time()
         pipe = self.client.pipeline(transaction=True)
@@ -82,5 +88,7 @@ class RunWrites:
             events_key(run.id),
             {"recipient": "*", "to": states.QUEUED, "outcome": states.OUTCOME_CREATED},
         )
+        if recipients:
+            pipe.zadd(UNPUBLISHED, {unpublished_member(run.id, r.key, 1): now for r in recipients})
         pipe.zadd(RUNS, {run.id: now})
         pipe.execute()

@@ -26,6 +26,8 @@ SCRIPT_NAMES = (
     "cancel",
     "take_slot",
     "keep_slot",
+    "take_unpublished",
+    "republished",
 )
 
 
@@ -84,6 +86,8 @@ class Scripts:
         self.cancel = self._register(client, "cancel")
         self.take_slot = self._register(client, "take_slot")
         self.keep_slot = self._register(client, "keep_slot")
+        self.take_unpublished = self._register(client, "take_unpublished")
+        self.republished = self._register(client, "republished")
 
     @staticmethod
     def _register(client: redis.Redis, name: str) -> Script:

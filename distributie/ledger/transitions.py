@@ -12,6 +12,7 @@ from distributie.ledger.keys import (
     LEASES,
     RATE_LOG,
     RATE_NEXT,
+    UNPUBLISHED,
     daily_key,
     recipient_key_of,
     transition_keys,
@@ -164,7 +165,8 @@ class Transitions:
     ) -> Requeued | RequeueRefused:
         """An operator's resend or retry of a recipient that is done."""
         result = self.scripts.requeue(
-            keys=transition_keys(run_id, key), args=[run_id, key, by, new_address or "", why]
+            keys=[*transition_keys(run_id, key), UNPUBLISHED],
+            args=[run_id, key, by, new_address or "", why],
         )
         verdict = text(result[0])
         if verdict == "queued":
