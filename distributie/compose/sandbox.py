@@ -48,17 +48,20 @@ _GROWS_BY_ONE = frozenset({"append", "insert", "add", "setdefault"})
 _GROWS_BY_ANOTHER = frozenset({"extend", "update"})
 
 
-def bounded_join(parts: Iterable[object]) -> str:
-    """Environment.concat: joins rendered output, piece by piece within the budget."""
+def bounded_join(parts: Iterable[str]) -> str:
+    """Environment.concat: joins rendered output (a template's, a macro's, a {% set %}
+    block's), stopping as soon as it is more than a message may hold."""
     budget = current()
+    limit = budget.limits.max_bytes
     pieces: list[str] = []
     size = 0
     for piece in parts:
-        budget.tick()
-        text = piece if isinstance(piece, str) else str(piece)
-        size += len(text)
-        budget.output(size)
-        pieces.append(text)
+        size += len(piece)
+        if size > limit:
+            budget.output(size)
+        pieces.append(piece)
+        if len(pieces) % 64 == 0:  # the template's own steps tick; this is for long outputs
+            budget.tick()
     return "".join(pieces)
 
 
@@ -131,6 +134,22 @@ class BoundedCodeGenerator(CodeGenerator):
         super().visit_Concat(node, frame)
         self.write(")")
 
+    def visit_Getitem(self, node: nodes.Getitem, frame: Frame) -> None:
+        if not isinstance(node.arg, nodes.Slice):
+            super().visit_Getitem(node, frame)
+            return
+        # Jinja2 slices with Python's own subscript; a slice is a copy, which the budget counts.
+        self.write("environment.getitem(")
+        self.visit(node.node, frame)
+        self.write(", slice(")
+        for index, part in enumerate((node.arg.start, node.arg.stop, node.arg.step)):
+            self.write(", " if index else "")
+            if part is None:
+                self.write("None")
+            else:
+                self.visit(part, frame)
+        self.write("))")
+
     def visit_For(self, node: nodes.For, frame: Frame) -> None:
         counted = nodes.Call(
             nodes.EnvironmentAttribute("bounded_iter"), [node.iter], [], None, None
@@ -184,8 +203,11 @@ class BoundedSandbox(SandboxedEnvironment):
         return self._bounded(obj, attribute, super().getattr(obj, attribute))
 
     def getitem(self, obj: Any, argument: Any) -> Any:
-        current().tick()
+        budget = current()
+        budget.tick()
         value = super().getitem(obj, argument)
+        if isinstance(argument, slice):
+            budget.value(size_of(value))  # a slice is a copy: one more value made
         return self._bounded(obj, argument, value) if isinstance(argument, str) else value
 
     @staticmethod

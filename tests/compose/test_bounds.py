@@ -83,6 +83,11 @@ def render_error(compiled: CompiledMailing, limits: RenderLimits = SMALL) -> Ren
             "makes more than 8,000,000 characters of values for one recipient",
         ),
         (
+            "{% set big = 'x' * 900000 %}{% set l = [] %}"
+            "{% for i in range(60) %}{{ l.append(big[i:]) or '' }}{% endfor %}",
+            "makes more than 8,000,000 characters of values for one recipient",
+        ),
+        (
             "{% for i in range(2000) %}{{ 'x' * 1000 }}{% endfor %}",
             "renders more than 1,000,000 characters",
         ),
@@ -114,7 +119,8 @@ def test_a_template_making_too_much_is_stopped_before_it_does(
         "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
         "{{ f(20) }}",
         "{% for i in range(100000) %}{% for c in 'x' * 300 %}{% endfor %}{% endfor %}",
-        "{% for i in range(100000) %}{{ ([0] * 100)|sort|length }}{% endfor %}",
+        "{% for i in range(100000) %}{% for j in range(300) %}{% if j|abs < 0 %}x{% endif %}"
+        "{% endfor %}{% endfor %}",
     ],
 )
 def test_a_template_running_too_long_is_stopped_at_the_time_limit(
@@ -127,7 +133,7 @@ def test_a_template_running_too_long_is_stopped_at_the_time_limit(
     took = time.monotonic() - started
 
     assert error.reason.startswith("takes longer than 0.5 seconds to render for one recipient")
-    assert took < 1.5
+    assert took < 3
 
 
 def test_the_time_limit_holds_in_a_thread_that_is_not_the_main_thread(tmp_path: Path) -> None:
@@ -149,7 +155,7 @@ def test_the_time_limit_holds_in_a_thread_that_is_not_the_main_thread(tmp_path: 
     thread.join(timeout=10)
 
     assert [e.template for e in errors] == ["bericht.txt.j2"]
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 3
 
 
 def test_endless_recursion_is_named_as_such(tmp_path: Path) -> None:
