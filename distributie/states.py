@@ -40,6 +40,7 @@ OUTCOME_CANCEL_REQUESTED = "cancel"  # cancelled while being sent: that attempt 
 OUTCOME_LATE = "late"  # the outcome of an attempt that was taken over: kept, not applied
 OUTCOME_QUEUED = "queued"  # the run's creation, or an operator's resend or retry
 OUTCOME_CREATED = "created"  # the run's creation, in the run's event stream
+OUTCOME_REPUBLISHED = "republished"  # its task message was never published: published again
 
 # How far the attempt that holds a claim got: decides what a takeover may do.
 STAGE_CLAIMED = "claimed"

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from distributie.cli.app import MailingOption, RecipientsOption, cli, guarded, load, out
+from distributie.errors import MAX_LISTED_PROBLEMS
 from distributie.operations import mailings
 from distributie.operations.mailings import BUNDLED_MAILING
 
@@ -26,6 +27,12 @@ def check(mailing: MailingOption = BUNDLED_MAILING, recipients: RecipientsOption
         + "  (first recipient)"
     )
     out.print(f"Subject:     {sample.subject}")
+    if checked.warnings:
+        out.print(f"Warnings:    {len(checked.warnings)} (accepted; look at these cells):")
+        for warning in checked.warnings[:MAX_LISTED_PROBLEMS]:
+            out.print(f"  {warning}")
+        if len(checked.warnings) > MAX_LISTED_PROBLEMS:
+            out.print(f"  ... and {len(checked.warnings) - MAX_LISTED_PROBLEMS} more")
     out.print("OK: every recipient renders; nothing was sent.", style="green")
 
 

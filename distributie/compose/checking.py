@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from distributie.compose.bounds import RenderLimits
 from distributie.compose.mailing import Mailing, load_mailing
 from distributie.compose.recipients import Recipient, RecipientList, read_recipients
 from distributie.compose.rendering import (
@@ -32,6 +33,9 @@ class CheckedMailing:
     compiled: CompiledMailing
     recipients: RecipientList
     sample: RenderedMessage  # the first recipient's message
+    # Accepted, but worth a look (invisible characters in text columns): `check` lists them.
+    warnings: tuple[Problem, ...] = ()
+    limits: RenderLimits = field(default_factory=RenderLimits)  # what one recipient may cost
 
 
 def estimated_size(rendered: RenderedMessage) -> int:
@@ -56,9 +60,10 @@ def _render_rows(
     """Render rows [start, stop): the problems found, and the first message that rendered."""
     problems: list[Problem] = []
     sample: RenderedMessage | None = None
+    limits = RenderLimits(max_message_bytes)
     for recipient in recipients.recipients[start:stop]:
         try:
-            rendered = compiled.render(recipient.context(), verify=True)
+            rendered = compiled.render(recipient.context(), verify=True, limits=limits)
         except RenderError as exc:
             problems.append(_render_problem(recipients, recipient, exc))
             continue
@@ -128,4 +133,11 @@ def check_mailing(
         raise InputError(problems)
     if sample is None:
         raise InvariantError("no problem and no message: every row must have rendered")
-    return CheckedMailing(mailing, compiled, recipients, sample)
+    return CheckedMailing(
+        mailing,
+        compiled,
+        recipients,
+        sample,
+        tuple(recipients.warnings),
+        RenderLimits(max_message_bytes),
+    )

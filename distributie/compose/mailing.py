@@ -16,10 +16,10 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from distributie.compose.addresses import AddressError, normalise_address
+from distributie.compose.bundled import BUNDLED_MAILING as BUNDLED_MAILING
 from distributie.errors import InputError, Problem
 
 DEFINITION_FILE = "mailing.toml"
-BUNDLED_MAILING = Path(__file__).resolve().parents[2] / "templates" / "veiligheidsstrategie-2019"
 
 
 class _Strict(BaseModel):

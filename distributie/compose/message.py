@@ -13,6 +13,7 @@ from datetime import datetime
 from email.headerregistry import Address
 
 from distributie.compose.addressing import Addressing
+from distributie.compose.bounds import RenderLimits
 from distributie.compose.recipients import Recipient
 from distributie.compose.rendering import (
     CompiledMailing,
@@ -236,7 +237,9 @@ def compose(
     recipient: Recipient,
     addressing: Addressing,
     date: datetime | None = None,
+    limits: RenderLimits | None = None,
 ) -> ComposedMessage:
-    """Render and build one recipient's message; raises RenderError for a template at fault."""
-    rendered = compiled.render(recipient.context())
+    """Render and build one recipient's message; raises RenderError for a template at fault
+    (also one that goes past `limits`, compose/bounds.py)."""
+    rendered = compiled.render(recipient.context(), limits=limits)
     return ComposedMessage(rendered, addressing, build_message(rendered, addressing, date))

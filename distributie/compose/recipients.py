@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from distributie.compose.addresses import AddressError, normalise_address
+from distributie.compose.characters import comparable, describe, find_invisible
 from distributie.compose.salutation import AANHEF_ALLOWED, forms_of_address, normalise_aanhef
 from distributie.compose.spreadsheet import Table, read_csv, read_xlsx
 from distributie.errors import InputError, Problem
@@ -35,6 +36,12 @@ _CHAR_NAMES = {
     "\u2028": "a line separator",
     "\u2029": "a paragraph separator",
 }
+
+_INVISIBLE_IN_HEADER = (
+    "contains {}; this column ends up in e-mail headers, the gemeente or a file name, where "
+    "the reader would see something other than what was checked"
+)
+_INVISIBLE_IN_TEXT = "contains {}; it stays in the letter as it is: check that it belongs there"
 
 _WHITESPACE = re.compile(r"\s+")
 _NOT_KEY = re.compile(r"[^a-z0-9]+")
@@ -61,6 +68,8 @@ class RecipientList:
     sha256: str  # of the file's bytes
     columns: list[str] = field(hash=False)  # normalised header names, in file order
     recipients: list[Recipient] = field(hash=False)
+    # Accepted, but worth a look: invisible characters in columns that stay in the letter.
+    warnings: list[Problem] = field(default_factory=list, hash=False)
 
 
 def recipient_key(gemeente: str) -> str:
@@ -102,8 +111,9 @@ def read_recipients(path: Path, required_columns: Sequence[str] = ALWAYS_REQUIRE
         raise InputError([Problem(file, f"the file cannot be read: {exc.strerror}")]) from None
 
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     table = read_csv(file, data, problems) if suffix == ".csv" else read_xlsx(file, data, problems)
-    columns, recipients = _validate(file, table, required_columns, problems)
+    columns, recipients = _validate(file, table, required_columns, problems, warnings)
     if problems:
         raise InputError(problems)
     return RecipientList(
@@ -111,6 +121,7 @@ def read_recipients(path: Path, required_columns: Sequence[str] = ALWAYS_REQUIRE
         sha256=hashlib.sha256(data).hexdigest(),
         columns=columns,
         recipients=recipients,
+        warnings=warnings,
     )
 
 
@@ -130,7 +141,11 @@ DataRows = list[tuple[int, list[str]]]
 
 
 def _validate(
-    file: str, table: Table, required_columns: Sequence[str], problems: list[Problem]
+    file: str,
+    table: Table,
+    required_columns: Sequence[str],
+    problems: list[Problem],
+    warnings: list[Problem],
 ) -> tuple[list[str], list[Recipient]]:
     if not table:
         if not problems:
@@ -170,6 +185,10 @@ def _validate(
         )
         if recipient is not None:
             recipients.append(recipient)
+    warnings.extend(
+        Problem(file, reason, row=row, column=column, value=value)
+        for row, column, value, reason in rows.warnings
+    )
     return columns, recipients
 
 
@@ -213,6 +232,7 @@ class _RowChecker:
         self.seen_gemeente: dict[str, int] = {}
         self.seen_key: dict[str, tuple[int, str]] = {}
         self.seen_email: dict[str, int] = {}
+        self.warnings: list[tuple[int, str, str, str]] = []  # row, column, value, reason
 
     def check(
         self, row: int, fields: dict[str, str]
@@ -223,6 +243,12 @@ class _RowChecker:
             reason = _check_characters(name, value)
             if reason:
                 found.append((name, reason))
+            elif invisible := find_invisible(value):
+                if name in HEADER_BOUND_COLUMNS:
+                    found.append((name, _INVISIBLE_IN_HEADER.format(describe(invisible))))
+                else:
+                    reason = _INVISIBLE_IN_TEXT.format(describe(invisible))
+                    self.warnings.append((row, name, value, reason))
 
         gemeente = fields.get("gemeente", "")
         key = recipient_key(gemeente)
@@ -284,7 +310,8 @@ def _check_gemeente(
         return "gemeente is empty"
     if not key:
         return "gemeente has no letters or digits to make a file name from"
-    folded = gemeente.casefold()
+    # As a reader sees it: Baar\u200bn, ＢＡＡＲＮ and Baarn are one gemeente.
+    folded = comparable(gemeente)
     if folded in seen_gemeente:
         return f"gemeente {gemeente!r} already appears in row {seen_gemeente[folded]}"
     if key in seen_key:

@@ -20,6 +20,8 @@ from jinja2 import (
 )
 from jinja2.exceptions import SecurityError
 
+from distributie.compose.bounds import RenderLimits, TemplateLimitError, bounded
+from distributie.compose.characters import describe, find_invisible
 from distributie.compose.docx import DOCX_MIMETYPE, CompiledDocx, DocxTemplateError, xml_problem
 from distributie.compose.mailing import AttachmentSpec, Mailing
 from distributie.compose.templates import TemplateCompiler, make_environment
@@ -125,10 +127,33 @@ class CompiledMailing:
                 f"renders a line break or control character: {value!r}",
                 _column_with(unsafe.group(), value, context),
             )
+        invisible = find_invisible(value)
+        if invisible:
+            # A subject or file name must read as what was checked (compose/characters.py).
+            raise RenderError(
+                name,
+                f"renders {describe(invisible)}: {value!r}",
+                _column_with(invisible, value, context),
+            )
         return value
 
-    def render(self, context: Mapping[str, object], *, verify: bool = False) -> RenderedMessage:
-        """One recipient's message content. `verify` also parses every rendered .docx part."""
+    def render(
+        self,
+        context: Mapping[str, object],
+        *,
+        verify: bool = False,
+        limits: RenderLimits | None = None,
+    ) -> RenderedMessage:
+        """One recipient's message content. `verify` also parses every rendered .docx part.
+
+        Every template together stays within `limits` (compose/bounds.py: a few seconds, and
+        the message limit for any value and any rendered template), or RenderError says which
+        template went past which bound.
+        """
+        with bounded(limits or RenderLimits()):
+            return self._render_all(context, verify)
+
+    def _render_all(self, context: Mapping[str, object], verify: bool) -> RenderedMessage:
         spec = self.mailing.spec
         subject = self._header(self.subject, "message.subject", context)
         if not subject:
@@ -183,6 +208,12 @@ def _column_with(char: str, rendered: str, context: Mapping[str, object]) -> str
 
 
 def _render_error(name: str, exc: Exception) -> RenderError:
+    if isinstance(exc, TemplateLimitError):
+        return RenderError(name, str(exc))
+    if isinstance(exc, RecursionError):
+        return RenderError(name, "calls itself too deeply (a macro or loop without end?)")
+    if isinstance(exc, MemoryError):
+        return RenderError(name, "needs more memory than there is")
     if isinstance(exc, UndefinedError):
         match = _UNDEFINED_NAME.match(str(exc.message))
         if match:

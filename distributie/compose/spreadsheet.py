@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import re
+from typing import Any
 
 from distributie.errors import Problem
 
@@ -125,17 +126,18 @@ def read_xlsx(file: str, data: bytes, problems: list[Problem]) -> Table:
     # openpyxl raises a zoo of exception types (BadZipFile, KeyError, ValueError, XML errors)
     # for damaged files; all mean the same to the user.
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        # Read twice: the values Excel calculated and saved, and the formulas, to tell a formula
+        # without a saved value (a blank where data was meant) from a cell that is empty.
+        values = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        formulas = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
         try:
-            if not workbook.worksheets:
+            if not values.worksheets:
                 problems.append(Problem(file, "the workbook has no worksheet"))
                 return []
-            sheet = workbook.worksheets[0]
-            sheet.reset_dimensions()  # stored dimensions are often wrong in exported files
-            for row, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
-                table.append((row, [_cell_text(v) for v in values]))
+            table = _read_sheet(file, values.worksheets[0], formulas.worksheets[0], problems)
         finally:
-            workbook.close()
+            values.close()
+            formulas.close()
     except Exception as exc:
         problems.append(
             Problem(
@@ -145,6 +147,33 @@ def read_xlsx(file: str, data: bytes, problems: list[Problem]) -> Table:
             )
         )
         return []
+    return table
+
+
+def _read_sheet(file: str, values: Any, formulas: Any, problems: list[Problem]) -> Table:
+    """The rows of a sheet as text; a formula without a calculated value is a problem."""
+    from openpyxl.utils import get_column_letter
+
+    table: Table = []
+    for sheet in (values, formulas):
+        sheet.reset_dimensions()  # stored dimensions are often wrong in exported files
+    rows = zip(values.iter_rows(min_row=1), formulas.iter_rows(min_row=1), strict=True)
+    for row, (cells, formula_cells) in enumerate(rows, start=1):
+        for column, (cell, formula) in enumerate(zip(cells, formula_cells, strict=True)):
+            # A string result (t="str") may be empty; any other formula cell saved without a
+            # value was never calculated (openpyxl and some exporters write formulas only).
+            if formula.data_type == "f" and cell.value is None and cell.data_type != "str":
+                problems.append(
+                    Problem(
+                        file,
+                        f"sheet {values.title!r}, cell {get_column_letter(column + 1)}{row}: "
+                        f"the formula {formula.value} has no calculated value in the file (the "
+                        "program that saved it did not calculate it); open the file in Excel "
+                        "and save it again, or type the value instead of the formula",
+                        row=row,
+                    )
+                )
+        table.append((row, [_cell_text(c.value) for c in cells]))
     return table
 
 

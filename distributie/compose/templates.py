@@ -20,6 +20,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.filters import do_wordwrap
 from jinja2.sandbox import SandboxedEnvironment
 
+from distributie.compose.sandbox import BoundedSandbox, bound_filters
 from distributie.errors import Problem
 
 
@@ -79,7 +80,8 @@ def wordwrap(
 
 
 def make_environment(autoescape: bool) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+    """Jinja2's sandbox, with every template's work bounded (compose/sandbox.py)."""
+    env = BoundedSandbox(
         loader=_NoFiles(),
         undefined=StrictUndefined,
         autoescape=autoescape,
@@ -87,6 +89,7 @@ def make_environment(autoescape: bool) -> SandboxedEnvironment:
         auto_reload=False,
     )
     env.filters["wordwrap"] = wordwrap
+    bound_filters(env)
     return env
 
 

@@ -20,6 +20,7 @@ import redis
 
 from distributie import states
 from distributie.compose.addressing import addressing_for
+from distributie.compose.bounds import RenderLimits
 from distributie.compose.mailing import Mailing, mailing_from_bundle
 from distributie.compose.message import ComposedMessage, compose
 from distributie.compose.recipients import Recipient
@@ -230,7 +231,8 @@ class RecipientSender:
         )
         attempt.message_id = addressing.message_id
         try:
-            message = compose(run.compiled, recipient, addressing)
+            limits = RenderLimits(self.settings.max_message_bytes)
+            message = compose(run.compiled, recipient, addressing, limits=limits)
         except RenderError as exc:
             return Outcome(states.FAILED, states.OUTCOME_PERMANENT, str(exc))
         limit = self.settings.max_message_bytes

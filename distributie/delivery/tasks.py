@@ -16,6 +16,7 @@ from celery import Celery, signals
 
 from distributie import states
 from distributie.delivery.duties import Duty, DutyRunner
+from distributie.delivery.repair import repair_lost_tasks
 from distributie.delivery.sending import Later, RecipientSender
 from distributie.delivery.throttle import RedisConnectionGate
 from distributie.delivery.transport import make_transport
@@ -121,6 +122,7 @@ def release_due_runs(ledger: Ledger, batch_size: int) -> list[str]:
         result = ledger.control_run(run_id, states.OUTCOME_RELEASED, holder_name())
         if isinstance(result, RunChanged):
             enqueue(run_id, result.to_send, batch_size)
+            ledger.published(run_id, result.to_send)
             released.append(run_id)
             log.info("released a scheduled run", extra={"run": run_id})
     return released
@@ -130,6 +132,17 @@ def worker_duties(settings: Settings, ledger: Ledger) -> list[Duty]:
     """What the workers of this deployment do on a timer, one host at a time (duties.py)."""
     return [
         Duty("release", RELEASE_EVERY, lambda: release_due_runs(ledger, settings.batch_size)),
+        Duty(
+            "requeue-lost",
+            # Often enough that a lost task waits little longer than DISTRIBUTIE_REQUEUE_AFTER.
+            every=max(1.0, min(60.0, settings.requeue_after / 4)),
+            run=lambda: repair_lost_tasks(
+                ledger,
+                lambda run_id, items: enqueue(run_id, items, settings.batch_size),
+                settings.requeue_after,
+                holder_name(),
+            ),
+        ),
     ]
 
 

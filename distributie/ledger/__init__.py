@@ -8,6 +8,7 @@ README and in keys.py.
 
 from distributie.ledger.connection import connect
 from distributie.ledger.ledger import Ledger
+from distributie.ledger.publishing import UnpublishedTask
 from distributie.ledger.records import (
     Claim,
     ClaimRefused,
@@ -36,6 +37,7 @@ __all__ = [
     "RunControl",
     "RunControlRefused",
     "RunStatus",
+    "UnpublishedTask",
     "connect",
     "new_run_id",
 ]

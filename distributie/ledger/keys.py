@@ -10,6 +10,8 @@ RATE_NEXT = f"{PREFIX}:rate:next"
 RATE_LOG = f"{PREFIX}:rate:log"
 CONNECTIONS = f"{PREFIX}:smtp:connections"
 CONNECTION_WAITERS = f"{PREFIX}:smtp:waiting"
+# Recipients queued by a command whose task message is not yet known to be published.
+UNPUBLISHED = f"{PREFIX}:tasks:unpublished"
 
 
 def run_key(run_id: str) -> str:
@@ -51,6 +53,11 @@ def daily_key(day: str) -> str:
 
 def duty_key(name: str) -> str:
     return f"{PREFIX}:duty:{name}"
+
+
+def unpublished_member(run_id: str, key: str, seq: int) -> str:
+    """An entry of UNPUBLISHED: one recipient's task message of one sequence number."""
+    return f"{run_id}/{key}/{seq}"
 
 
 def transition_keys(run_id: str, key: str) -> list[str]:

@@ -37,6 +37,8 @@ Verdict = Literal[
     "changed",  # run control: the run went to its new state
     "refused",  # run control: not from the state the run is in
     "same_person",  # run control: approval by whoever created the run
+    "republish",  # take_unpublished: its task message was lost; publish it again now
+    "obsolete",  # take_unpublished: the recipient moved on; nothing to publish
 ]
 VERDICTS: tuple[str, ...] = get_args(Verdict)
 

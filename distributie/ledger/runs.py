@@ -16,6 +16,7 @@ from distributie.errors import LedgerError
 from distributie.ledger.keys import (
     RUNS,
     SCHEDULED,
+    UNPUBLISHED,
     bundle_key,
     counts_key,
     events_key,
@@ -23,6 +24,7 @@ from distributie.ledger.keys import (
     order_key,
     recipient_key_of,
     run_key,
+    unpublished_member,
 )
 from distributie.ledger.records import NewRecipient, NewRun
 
@@ -55,7 +57,11 @@ class RunWrites:
         recipients: Sequence[NewRecipient],
         message_id_for: Callable[[str, int], str],
     ) -> None:
-        """Write a run and all its recipients as `queued`, in one transaction."""
+        """Write a run and all its recipients as `queued`, in one transaction.
+
+        Their task messages count as unpublished until the caller confirms it published them
+        (`published`); if it never does, the repair duty publishes them (ledger/publishing.py).
+        """
         self.store_bundle(bundle)
         now = time.time()
         pipe = self.client.pipeline(transaction=True)
@@ -83,6 +89,10 @@ class RunWrites:
             events_key(run.id),
             {"recipient": "*", "to": states.QUEUED, "outcome": states.OUTCOME_CREATED},
         )
+        if recipients and run.state == states.RUN_ACTIVE:
+            # A run that waits for approval or its time has no task yet; run_control.lua notes
+            # its recipients as unpublished when it hands them over.
+            pipe.zadd(UNPUBLISHED, {unpublished_member(run.id, r.key, 1): now for r in recipients})
         pipe.zadd(RUNS, {run.id: now})
         if run.release_at is not None:
             pipe.zadd(SCHEDULED, {run.id: run.release_at})

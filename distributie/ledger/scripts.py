@@ -27,6 +27,8 @@ SCRIPT_NAMES = (
     "run_control",
     "take_slot",
     "keep_slot",
+    "take_unpublished",
+    "republished",
 )
 
 
@@ -89,6 +91,8 @@ class Scripts:
         self.run_control = self._register(client, "run_control")
         self.take_slot = self._register(client, "take_slot")
         self.keep_slot = self._register(client, "keep_slot")
+        self.take_unpublished = self._register(client, "take_unpublished")
+        self.republished = self._register(client, "republished")
 
     @staticmethod
     def _register(client: redis.Redis, name: str) -> Script:

@@ -13,6 +13,7 @@ from distributie.ledger.keys import (
     RATE_LOG,
     RATE_NEXT,
     SCHEDULED,
+    UNPUBLISHED,
     counts_key,
     daily_key,
     events_key,
@@ -178,7 +179,8 @@ class Transitions:
     ) -> Requeued | RequeueRefused:
         """An operator's resend or retry of a recipient that is done."""
         result = self.scripts.requeue(
-            keys=transition_keys(run_id, key), args=[run_id, key, by, new_address or "", why]
+            keys=[*transition_keys(run_id, key), UNPUBLISHED],
+            args=[run_id, key, by, new_address or "", why],
         )
         verdict = text(result[0])
         if verdict == "queued":
@@ -202,6 +204,7 @@ class Transitions:
                 counts_key(run_id),
                 events_key(run_id),
                 SCHEDULED,
+                UNPUBLISHED,
             ],
             args=[run_id, action, by, recipient_prefix(run_id)],
         )

@@ -59,7 +59,8 @@ class Preview:
 def message_of(checked: CheckedMailing, recipient: Recipient, run_id: str) -> ComposedMessage:
     """The exact message this recipient would get (a first send, resend 0)."""
     sender = checked.mailing.spec.sender
-    return compose(checked.compiled, recipient, addressing_for(sender, recipient, run_id, 0))
+    addressing = addressing_for(sender, recipient, run_id, 0)
+    return compose(checked.compiled, recipient, addressing, limits=checked.limits)
 
 
 def preview(checked: CheckedMailing, gemeente: str) -> Preview:

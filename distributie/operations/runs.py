@@ -82,11 +82,15 @@ def create_run(
 
 
 def enqueue(session: Session, run_id: str, items: Sequence[QueuedItem]) -> None:
-    """Hand recipients to the workers, in batches of DISTRIBUTIE_BATCH_SIZE."""
+    """Hand recipients to the workers, in batches of DISTRIBUTIE_BATCH_SIZE, and confirm it to
+    the ledger. Whoever queues recipients in the ledger calls this next: if it never runs (the
+    process was killed), the workers' repair duty publishes them after
+    DISTRIBUTIE_REQUEUE_AFTER (delivery/repair.py)."""
     from distributie.delivery import tasks  # Celery is slow to import; not every command needs it
 
     tasks.configure(session.settings, redis_url=session.redis_url)
     tasks.enqueue(run_id, items, session.settings.batch_size)
+    session.ledger.published(run_id, items)
 
 
 def start_run(

@@ -38,6 +38,7 @@ class CoreSettings(BaseSettings):
     retry_delay_max: float = Field(default=1800.0, ge=0)
     visibility_timeout: float = Field(default=3600.0, gt=0)
     send_lease: float = Field(default=300.0, gt=0)
+    requeue_after: float = Field(default=600.0, gt=0)
 
     rate_limit: str | None = None
     daily_limit: int | None = Field(default=None, ge=1)

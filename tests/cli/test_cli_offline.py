@@ -237,6 +237,23 @@ def test_preview_of_a_gemeente_not_in_the_list_exits_2(elsewhere: Path) -> None:
     assert list(elsewhere.iterdir()) == []
 
 
+def test_preview_of_a_runaway_template_exits_2_naming_the_template_and_row(
+    elsewhere: Path, tmp_path: Path
+) -> None:
+    mailing = copy_mailing(tmp_path)
+    with (mailing / "bericht.txt.j2").open("a", encoding="utf-8") as text:
+        text.write("{% if gemeente == 'Baarn' %}{{ gemeente * 20000000 }}{% endif %}\n")
+
+    result = run("preview", "--mailing", str(mailing), "--gemeente", "Baarn")
+
+    assert result.exit_code == 2
+    assert (
+        "ontvangers.csv, row 2: bericht.txt.j2: makes a value of 100,000,000 characters, more "
+        "than a whole message may hold (10,000,000, DISTRIBUTIE_MAX_MESSAGE_BYTES)"
+    ) in result.stderr
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_preview_into_a_folder_that_does_not_exist_exits_2_without_traceback() -> None:
     result = CliRunner().invoke(cli, ["preview", "--gemeente", "Soest", "--out", "nee/x.eml"])
 

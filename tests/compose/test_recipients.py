@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
+import re
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -317,6 +320,68 @@ def test_other_control_characters_in_other_columns_are_refused(tmp_path: Path) -
     assert "U+000B" in problem.reason
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "named"),
+    [
+        ("gemeente", "Baar\u200bn", "U+200B ZERO WIDTH SPACE"),
+        ("achternaam", "Proef\u202estra", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("tussenvoegsel", "van\u00ad", "U+00AD SOFT HYPHEN"),
+        ("voorletters", "J.\ufdd0", "U+FDD0"),
+        ("email", "burgemeester@baarn.example\u2060", "U+2060 WORD JOINER"),
+    ],
+)
+def test_an_invisible_character_in_a_header_column_is_refused_with_row_and_column(
+    tmp_path: Path, column: str, value: str, named: str
+) -> None:
+    fields = {"gemeente": "Baarn", "email": "burgemeester@baarn.example", "achternaam": "Proefstra"}
+    fields |= {"tussenvoegsel": "", "voorletters": "J.", column: value}
+    path = write_csv(
+        tmp_path, ",".join(fields) + "\n" + ",".join(fields.values()) + "\n", "lijst.csv"
+    )
+
+    problems = problems_of(path)
+
+    assert (problems[0].row, problems[0].column, problems[0].value) == (2, column, value)
+    assert named in problems[0].reason
+    assert "where the reader would see something other than what was checked" in problems[0].reason
+
+
+def test_an_invisible_character_in_a_text_column_is_a_warning_and_the_row_is_kept(
+    tmp_path: Path,
+) -> None:
+    path = write_csv(
+        tmp_path,
+        "gemeente,email,consultatiepunten\n"
+        "Baarn,burgemeester@baarn.example,Drugs\u200bafval\n"
+        "Bunnik,burgemeester@bunnik.example,Drugsafval\n",
+    )
+
+    result = read_recipients(path)
+
+    assert [r.gemeente for r in result.recipients] == ["Baarn", "Bunnik"]
+    assert [(w.row, w.column, w.value) for w in result.warnings] == [
+        (2, "consultatiepunten", "Drugs\u200bafval")
+    ]
+    assert "U+200B ZERO WIDTH SPACE" in result.warnings[0].reason
+
+
+@pytest.mark.parametrize(
+    "lookalike",
+    ["Baar\u200bn", "\uff22\uff41\uff41\uff52\uff4e", "Baarn\u2069", "B\u00adaarn"],
+)
+def test_a_gemeente_that_looks_like_an_earlier_one_is_a_duplicate(
+    tmp_path: Path, lookalike: str
+) -> None:
+    path = write_csv(
+        tmp_path,
+        f"gemeente,email\nBaarn,a@baarn.example\n{lookalike},b@baarn.example\n",
+    )
+
+    problems = problems_of(path)
+
+    assert f"gemeente {lookalike!r} already appears in row 2" in [p.reason for p in problems]
+
+
 def test_duplicate_gemeente_is_reported_on_the_later_row_naming_the_earlier(tmp_path: Path) -> None:
     path = write_csv(
         tmp_path,
@@ -578,6 +643,72 @@ def test_xlsx_cell_with_alt_enter_in_gemeente_is_refused(tmp_path: Path) -> None
 
     assert (problem.row, problem.column) == (2, "gemeente")
     assert "line feed" in problem.reason
+
+
+def _with_cached_values(path: Path, cached: dict[str, bytes]) -> Path:
+    """The workbook at `path` with saved values for formula cells, as Excel would store them.
+
+    openpyxl writes formulas without a value (it does not calculate); this puts one in.
+    """
+    source = zipfile.ZipFile(path)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                for cell, cell_xml in cached.items():
+                    data = re.sub(rb'<c r="' + cell.encode() + rb'">.*?</c>', cell_xml, data)
+            target.writestr(name, data)
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def test_xlsx_formula_without_a_calculated_value_is_refused_naming_sheet_cell_and_formula(
+    tmp_path: Path,
+) -> None:
+    path = write_xlsx(
+        tmp_path,
+        [
+            ["gemeente", "email", "achternaam"],
+            ["Baarn", "burgemeester@baarn.example", "Proefstra"],
+            ["Bunnik", "burgemeester@bunnik.example", '=UPPER("van ")&C2'],
+        ],
+    )
+
+    problem = only_problem(path)
+
+    assert problem.row == 3
+    assert problem.reason.startswith(
+        """sheet 'Sheet', cell C3: the formula =UPPER("van ")&C2 has no calculated value"""
+    )
+    assert str(problem).startswith(f"{path}, row 3: sheet 'Sheet', cell C3: the formula")
+
+
+def test_xlsx_formula_with_a_calculated_value_is_read_as_that_value(tmp_path: Path) -> None:
+    path = write_xlsx(
+        tmp_path,
+        [
+            ["gemeente", "email", "achternaam", "inwoners", "toevoeging"],
+            ["Baarn", "burgemeester@baarn.example", '=UPPER("proefstra")', "=2*12000", '=""'],
+        ],
+    )
+    _with_cached_values(
+        path,
+        {
+            "C2": b'<c r="C2" t="str"><f>UPPER("proefstra")</f><v>PROEFSTRA</v></c>',
+            "D2": b'<c r="D2"><f>2*12000</f><v>24000</v></c>',
+            # A formula whose result is the empty string: saved, and empty.
+            "E2": b'<c r="E2" t="str"><f>""</f><v></v></c>',
+        },
+    )
+
+    fields = read_recipients(path).recipients[0].fields
+
+    assert (fields["achternaam"], fields["inwoners"], fields["toevoeging"]) == (
+        "PROEFSTRA",
+        "24000",
+        "",
+    )
 
 
 # --- recipient_key ----------------------------------------------------------------------------

@@ -247,6 +247,20 @@ def test_a_subject_line_break_from_a_column_names_that_column(tmp_path: Path) ->
     assert (error.template, error.variable) == ("message.subject", "kenmerk")
 
 
+@pytest.mark.parametrize("char", ["\u202e", "\u200b", "\u00ad"])
+def test_a_subject_with_an_invisible_character_from_a_column_names_that_column(
+    tmp_path: Path, char: str
+) -> None:
+    # kenmerk is a text column, where an invisible character is only a warning; in the subject
+    # (or a file name) the reader would see something other than what was checked.
+    compiled = compiled_copy(tmp_path, "mailing.toml", "{{ gemeente }}", "{{ kenmerk }}")
+
+    error = render_error(compiled, recipient("Baarn", kenmerk=f"2019{char}0417").context())
+
+    assert (error.template, error.variable) == ("message.subject", "kenmerk")
+    assert f"U+{ord(char):04X}" in error.reason
+
+
 def test_a_subject_template_with_a_line_break_raises_render_error(tmp_path: Path) -> None:
     compiled = compiled_copy(tmp_path, "mailing.toml", "voor gemeente", "voor\\ngemeente")
 

@@ -138,7 +138,27 @@ def test_a_message_over_the_size_limit_fails_without_talking_to_the_server(
 
     recipient = _recipient(ledger, run_id)
     assert recipient.state == states.FAILED
-    assert "DISTRIBUTIE_MAX_MESSAGE_BYTES=1000" in recipient.last_reply
+    # The text body alone renders more than 1,000 characters: the template bound (issue 9) says
+    # so before the message is built.
+    assert recipient.last_reply == (
+        "bericht.txt.j2: renders more than 1,000 characters, more than a whole message may hold "
+        "(DISTRIBUTIE_MAX_MESSAGE_BYTES)"
+    )
+    assert smtp_server.connections == 0
+
+
+def test_a_built_message_over_the_size_limit_fails_without_talking_to_the_server(
+    ledger: Ledger, smtp_server: RecordingSMTPServer, tmp_path: Path
+) -> None:
+    run_id = _run(ledger, tmp_path)
+
+    # Every template renders within 30,000 characters; the message with its .docx does not fit.
+    sender = _sender(ledger, smtp_server, max_message_bytes=30_000)
+    sender.send(run_id, "gemeente-0001", 1, Scheduled(ledger))
+
+    recipient = _recipient(ledger, run_id)
+    assert recipient.state == states.FAILED
+    assert "DISTRIBUTIE_MAX_MESSAGE_BYTES=30000" in recipient.last_reply
     assert smtp_server.connections == 0
 
 

@@ -15,6 +15,7 @@ import email
 import email.policy
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,7 @@ TABLE = tomllib.loads((HOSTILE / "expected.toml").read_text(encoding="utf-8"))
 DEFAULT_RECIPIENTS = "mailings/ontvangers.csv"
 COMMAND = [sys.executable, "-m", "distributie"]
 TIMEOUT = 60  # a run queued by mistake would wait for a worker for ever
+ADDRESS_SPACE = 4 * 1024**3  # per command: far more than any command needs
 SANDBOX_PLACES = {
     "subject": "message.subject",
     "text": "bericht.txt.j2",
@@ -108,6 +110,13 @@ def _environment(case: Case, redis_url: str) -> dict[str, str]:
     return env
 
 
+def _limit_memory() -> None:
+    # Runaway templates (see [[runaway]]) must be refused, not exhaust the machine: if bounds
+    # ever regress, a command fails here with a MemoryError instead of taking gigabytes from
+    # everything else running on this machine.
+    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+
+
 def run_cli(case: Case, args: list[str], redis_url: str) -> Outcome:
     started = time.monotonic()
     try:
@@ -119,6 +128,7 @@ def run_cli(case: Case, args: list[str], redis_url: str) -> Outcome:
             capture_output=True,
             text=True,
             timeout=TIMEOUT,
+            preexec_fn=_limit_memory,
         )
     except subprocess.TimeoutExpired as exc:
         output = f"{exc.stdout or ''}{exc.stderr or ''}"
@@ -130,13 +140,18 @@ def run_cli(case: Case, args: list[str], redis_url: str) -> Outcome:
 
 
 def _write_xlsx(source: Path, target: Path) -> Path:
-    """The rows of a *.xlsx.json file as the first sheet of a real workbook, every cell text."""
-    rows = json.loads(source.read_text(encoding="utf-8"))["rows"]
+    """The rows of a *.xlsx.json file as the first sheet of a real workbook, every cell text;
+    a cell given as {"formula": "=..."} is a formula, saved (by openpyxl) without a value."""
+    content = json.loads(source.read_text(encoding="utf-8"))
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     assert sheet is not None
-    for r, values in enumerate(rows, start=1):
+    sheet.title = content.get("sheet", sheet.title)
+    for r, values in enumerate(content["rows"], start=1):
         for c, value in enumerate(values, start=1):
+            if isinstance(value, dict):
+                sheet.cell(row=r, column=c, value=value["formula"])
+                continue
             cell = sheet.cell(row=r, column=c, value=value)
             cell.data_type = "s"  # "=..." is text here, as Excel stores a typed-in '=...
     workbook.save(target)
@@ -219,20 +234,21 @@ filename = "Brief {{{{ gemeente }}}}.docx"
     return folder
 
 
-def _sandbox_case(entry: dict[str, Any], place: str, root: Path) -> Case:
-    name = f"sandbox-{entry['name']}-in-{place}"
+def _sandbox_case(entry: dict[str, Any], place: str, root: Path, kind: str = "sandbox") -> Case:
+    """A [[sandbox]] or [[runaway]] entry in one place of a mailing the test writes."""
+    name = f"{kind}-{entry['name']}-in-{place}"
     workdir = root / name
     workdir.mkdir(parents=True)
     mailing = sandbox_mailing(root / f"{name}-mailing", place, entry["expression"])
     template = SANDBOX_PLACES[place]
+    prefix = "not allowed in a template: " if kind == "sandbox" else ""
     return Case(
         name=name,
         workdir=workdir,
         recipients=HOSTILE / DEFAULT_RECIPIENTS,
         mailing=mailing,
         expect=[
-            f"{{recipients}}, row {row}: {template}: not allowed in a template: {entry['reason']}"
-            for row in (2, 3, 4)
+            f"{{recipients}}, row {row}: {template}: {prefix}{entry['reason']}" for row in (2, 3, 4)
         ],
         send=entry["send_in"] == place,
     )
@@ -272,8 +288,9 @@ def _big_list_case(root: Path) -> Case:
 
 def make_cases(root: Path) -> list[Case]:
     cases = [_table_case(entry, root) for entry in TABLE["case"]]
-    for entry in TABLE["sandbox"]:
-        cases += [_sandbox_case(entry, place, root) for place in SANDBOX_PLACES]
+    for kind in ("sandbox", "runaway"):
+        for entry in TABLE[kind]:
+            cases += [_sandbox_case(entry, place, root, kind) for place in SANDBOX_PLACES]
     cases.append(_big_list_case(root))
     return cases
 
@@ -326,10 +343,11 @@ def _case_names(*, send: bool = False) -> list[str]:
     for entry in TABLE["case"]:
         if not send or entry.get("send", entry.get("exit", 2) == 2):
             names.append(entry["name"])
-    for entry in TABLE["sandbox"]:
-        for place in SANDBOX_PLACES:
-            if not send or entry["send_in"] == place:
-                names.append(f"sandbox-{entry['name']}-in-{place}")
+    for kind in ("sandbox", "runaway"):
+        for entry in TABLE[kind]:
+            for place in SANDBOX_PLACES:
+                if not send or entry["send_in"] == place:
+                    names.append(f"{kind}-{entry['name']}-in-{place}")
     return [*names, "big-list"]
 
 

@@ -152,3 +152,18 @@ def test_an_active_run_with_everyone_done_is_finished(ledger: Ledger) -> None:
     ledger.cancel(run_id, "g1", "anna")
 
     assert ledger.status(run_id).run_state == states.RUN_FINISHED
+
+
+def test_recipients_handed_over_count_as_unpublished_until_their_enqueue_is_confirmed(
+    ledger: Ledger,
+) -> None:
+    run_id = _run(ledger, states.RUN_AWAITING_APPROVAL)
+    assert ledger.unpublished_tasks(waited=0, limit=10) == []
+
+    result = ledger.control_run(run_id, states.OUTCOME_APPROVED, "bob")
+    waiting = ledger.unpublished_tasks(waited=0, limit=10)
+    assert isinstance(result, RunChanged)
+    ledger.published(run_id, result.to_send)
+
+    assert sorted((t.key, t.seq) for t in waiting) == [("g1", 1), ("g2", 1), ("g3", 1)]
+    assert ledger.unpublished_tasks(waited=0, limit=10) == []

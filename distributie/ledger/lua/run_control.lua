@@ -1,6 +1,6 @@
 -- What an operator (or a worker, for `released`) does to a whole run: approve, reject, pause,
 -- resume, release. The run and every recipient still waiting get it in their history.
--- KEYS: run, order, counts, events, scheduled runs
+-- KEYS: run, order, counts, events, scheduled runs, unpublished task messages
 -- ARGV: run, action (an OUTCOME), by, recipient key prefix
 -- Returns {VERDICT.changed, new state, key1, seq1, key2, seq2, ...} with the recipients to hand
 -- to the workers now, or {VERDICT.refused | same_person | early | missing, state or time}.
@@ -66,8 +66,11 @@ for _, key in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
         state = rstate, reply = why,
         attempt = tonumber(redis.call('HGET', rk, 'attempts') or '0')}))
       if to == RUN.active then
+        local seq = redis.call('HGET', rk, 'seq')
         table.insert(result, key)
-        table.insert(result, redis.call('HGET', rk, 'seq'))
+        table.insert(result, seq)
+        -- Unpublished until the caller confirms its enqueue; the repair duty finds it if not.
+        redis.call('ZADD', KEYS[6], t, run .. '/' .. key .. '/' .. seq)
       end
     end
   end
