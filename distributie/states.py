@@ -12,19 +12,25 @@ SENT = "sent"
 FAILED = "failed"
 UNKNOWN = "unknown"
 CANCELLED = "cancelled"
+BOUNCED = "bounced"  # the relay accepted it, and a permanent failure report came back later
 
-ALL_STATES = (QUEUED, SENDING, RETRYING, SENT, FAILED, UNKNOWN, CANCELLED)
+# Last, so existing counts keep their order; a counts hash of a run made before `bounced`
+# existed lacks it, and reads as 0.
+ALL_STATES = (QUEUED, SENDING, RETRYING, SENT, FAILED, UNKNOWN, CANCELLED, BOUNCED)
 
 # No worker touches a recipient in one of these states again without an operator's resend/retry.
-TERMINAL_STATES = frozenset({SENT, FAILED, UNKNOWN, CANCELLED})
+TERMINAL_STATES = frozenset({SENT, FAILED, UNKNOWN, CANCELLED, BOUNCED})
 PENDING_STATES = frozenset({QUEUED, SENDING, RETRYING})
 
 # What `retry` picks up. (What `cancel` stops, queued and retrying, is decided in the
 # ledger's cancel script, atomically with the claim.)
 RETRYABLE_BY_OPERATOR = frozenset({FAILED, UNKNOWN})
 
+# What `retry --bounced` picks up as well: a bounced address usually needs `resend --to`.
+RETRYABLE_WHEN_BOUNCED = frozenset({BOUNCED})
+
 # States that make `send` exit 1.
-UNSUCCESSFUL_STATES = frozenset({FAILED, UNKNOWN, CANCELLED})
+UNSUCCESSFUL_STATES = frozenset({FAILED, UNKNOWN, CANCELLED, BOUNCED})
 
 # Outcomes of one attempt, as kept in a recipient's history.
 OUTCOME_ACCEPTED = "accepted"  # the server took the message: sent
@@ -40,6 +46,10 @@ OUTCOME_CANCEL_REQUESTED = "cancel"  # cancelled while being sent: that attempt 
 OUTCOME_LATE = "late"  # the outcome of an attempt that was taken over: kept, not applied
 OUTCOME_QUEUED = "queued"  # the run's creation, or an operator's resend or retry
 OUTCOME_CREATED = "created"  # the run's creation, in the run's event stream
+# Written from reports in the bounce mailbox (bounces/): the names of bounces.Outcome.
+OUTCOME_BOUNCE = "bounce"  # a permanent failure report: bounced, or an event of an older send
+OUTCOME_DELAYED = "delayed"  # a temporary report (vertraagd): an event, the state stays
+OUTCOME_AUTO_REPLY = "auto_reply"  # an automatic reply (automatisch antwoord): an event
 
 ALL_OUTCOMES = (
     OUTCOME_ACCEPTED,
@@ -54,7 +64,12 @@ ALL_OUTCOMES = (
     OUTCOME_LATE,
     OUTCOME_QUEUED,
     OUTCOME_CREATED,
+    OUTCOME_BOUNCE,
+    OUTCOME_DELAYED,
+    OUTCOME_AUTO_REPLY,
 )
+
+REPORT_OUTCOMES = (OUTCOME_BOUNCE, OUTCOME_DELAYED, OUTCOME_AUTO_REPLY)
 
 # How far the attempt that holds a claim got: decides what a takeover may do.
 STAGE_CLAIMED = "claimed"

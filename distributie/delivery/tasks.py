@@ -13,6 +13,7 @@ from typing import Any
 
 from celery import Celery, signals
 
+from distributie.bounces.poller import BouncePoller
 from distributie.delivery.duties import Duty, DutyRunner
 from distributie.delivery.sending import Later, RecipientSender
 from distributie.delivery.throttle import RedisConnectionGate
@@ -106,7 +107,11 @@ def _close_transport(**_: Any) -> None:
 
 def worker_duties(settings: Settings, ledger: Ledger) -> list[Duty]:
     """What the workers of this deployment do on a timer, one host at a time (duties.py)."""
-    return []
+    duties = []
+    if settings.uses_bounce_mailbox:
+        poller = BouncePoller(settings, ledger, holder_name())
+        duties.append(Duty("bounces", settings.bounce_poll_seconds, poller))
+    return duties
 
 
 _duty_runner: DutyRunner | None = None

@@ -17,6 +17,7 @@ from distributie.ledger.records import (
     Requeued,
     RequeueRefused,
     RunStatus,
+    SentMessage,
 )
 from distributie.ledger.runs import new_run_id
 
@@ -30,6 +31,7 @@ __all__ = [
     "RequeueRefused",
     "Requeued",
     "RunStatus",
+    "SentMessage",
     "connect",
     "new_run_id",
 ]

@@ -26,6 +26,7 @@ SCRIPT_NAMES = (
     "cancel",
     "take_slot",
     "keep_slot",
+    "record_report",
 )
 
 
@@ -84,6 +85,7 @@ class Scripts:
         self.cancel = self._register(client, "cancel")
         self.take_slot = self._register(client, "take_slot")
         self.keep_slot = self._register(client, "keep_slot")
+        self.record_report = self._register(client, "record_report")
 
     @staticmethod
     def _register(client: redis.Redis, name: str) -> Script:

@@ -13,7 +13,9 @@ from distributie.ledger.keys import (
     RATE_LOG,
     RATE_NEXT,
     daily_key,
+    messages_key,
     recipient_key_of,
+    sent_to_key,
     transition_keys,
 )
 from distributie.ledger.records import (
@@ -22,6 +24,7 @@ from distributie.ledger.records import (
     RefusalReason,
     Requeued,
     RequeueRefused,
+    SentMessage,
 )
 from distributie.ledger.scripts import Scripts
 from distributie.settings import RateLimit
@@ -104,19 +107,25 @@ class Transitions:
         )
 
     def mark_end_of_data(
-        self, run_id: str, key: str, claim: str, extra_lease: float, rate: RateLimit | None = None
+        self,
+        run_id: str,
+        key: str,
+        claim: str,
+        extra_lease: float,
+        rate: RateLimit | None = None,
+        sent: SentMessage | None = None,
     ) -> float | None:
-        """Record that the end of DATA goes out now.
+        """Record that the end of DATA goes out now, and with `sent` what is handed over.
 
         Returns 0 when recorded, None when the claim was taken over (the dot must not be
         sent), or the seconds to wait before asking again because the rate window is full.
         """
-        result = text(
-            self.scripts.mark_end_of_data(
-                keys=[recipient_key_of(run_id, key), RATE_LOG],
-                args=[claim, extra_lease, *_rate_args(rate)],
-            )
-        )
+        keys = [recipient_key_of(run_id, key), RATE_LOG]
+        args: list[str | float] = [claim, extra_lease, *_rate_args(rate)]
+        if sent is not None:
+            keys += [messages_key(run_id, key), sent_to_key(sent.email)]
+            args += [sent.attempt, sent.as_json(), f"{run_id}/{key}/{sent.resend}"]
+        result = text(self.scripts.mark_end_of_data(keys=keys, args=args))
         if result == "ok":
             return 0.0
         if result == "lost":

@@ -1,0 +1,53 @@
+"""Rebuilding the exact bytes a run's attempt handed to the server, from the run's stored
+mailing and rows and what the attempt recorded (its Date, its prefix, the address it went to):
+`prefix + build_message(rendered, addressing, date)`, the same code path the worker took."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from distributie.compose.addressing import addressing_for
+from distributie.compose.mailing import MailingBundle, mailing_from_bundle
+from distributie.compose.message import compose, parse_date
+from distributie.compose.recipients import Recipient
+from distributie.compose.rendering import RenderError, compile_mailing
+from distributie.ledger import SentMessage
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    """The bytes rebuilt for one recorded attempt, or why they could not be."""
+
+    data: bytes
+    sha256: str
+    error: str = ""  # a template that no longer renders, a Date that cannot be read
+
+
+class Rebuilder:
+    """Rebuilds the messages of one run (its mailing compiled once)."""
+
+    def __init__(self, run_id: str, bundle: MailingBundle) -> None:
+        self.run_id = run_id
+        self.mailing = mailing_from_bundle(bundle)
+        self.compiled = compile_mailing(self.mailing)
+
+    def rebuild(self, key: str, gemeente: str, row: dict[str, Any], sent: SentMessage) -> Rebuilt:
+        recipient = Recipient(
+            row=int(row.get("row") or 0),
+            gemeente=gemeente,
+            email=sent.email,
+            fields=dict(row.get("fields") or {}),
+            key=key,
+        )
+        addressing = addressing_for(self.mailing.spec.sender, recipient, self.run_id, sent.resend)
+        try:
+            date = parse_date(sent.date)
+            prefix = base64.b64decode(sent.prefix, validate=True)
+            built = compose(self.compiled, recipient, addressing, date).data
+        except (RenderError, ValueError, TypeError) as exc:
+            return Rebuilt(b"", "", f"cannot be rebuilt: {exc}")
+        data = prefix + built
+        return Rebuilt(data, hashlib.sha256(data).hexdigest())
