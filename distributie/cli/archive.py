@@ -20,8 +20,8 @@ def archive(
     """Write every message a run sent, rebuilt and proven, into one zip.
 
     Each message is rebuilt byte for byte and checked against the sha256 recorded when it was
-    sent; the zip also holds the status, a manifest and the mailing. Exit 1 when a message does not match (the zip is written all the same, the mismatch in its
-    manifest.json).
+    sent; the zip also holds the status, a manifest and the mailing. Exit 1 when a message
+    does not match (the zip is written all the same, the mismatch in its manifest.json).
     """
     settings = load()
 
