@@ -21,7 +21,7 @@ from typing import Any
 from distributie import states
 from distributie.errors import UsageError
 from distributie.ledger import Ledger, RecipientStatus, RunStatus, SentMessage
-from distributie.operations.rebuild import Rebuilder
+from distributie.operations.rebuild import Job, Rebuilt, rebuild_all
 from distributie.operations.reports import write_status_csv
 from distributie.operations.runs import require_run
 
@@ -128,6 +128,27 @@ def _report_events(history: list[dict[str, Any]], resend: int) -> list[dict[str,
     ]
 
 
+def _archived(
+    recipient: RecipientStatus, gemeente: str, record: SentMessage, name: str, rebuilt: Rebuilt
+) -> ArchivedMessage:
+    accepted_at, reply = _attempt_end(recipient.history, record.attempt)
+    main = "-attempt-" not in name
+    return ArchivedMessage(
+        gemeente=gemeente,
+        email=record.email,
+        message_id=record.message_id,
+        file=name,
+        sha256=record.sha256,
+        size=record.size,
+        accepted_at=accepted_at,
+        reply=reply,
+        events=_report_events(recipient.history, record.resend) if main else [],
+        rebuilt_sha256=rebuilt.sha256,
+        rebuilt_size=len(rebuilt.data),
+        error=rebuilt.error,
+    )
+
+
 def _mailing_name(name: str) -> str:
     clean = posixpath.normpath(name.replace("\\", "/"))
     if clean.startswith(("/", "../")) or clean in ("..", "."):
@@ -143,44 +164,23 @@ class _Writer:
         self.status = status
         self.zip = zip_file
         self.bundle = ledger.load_bundle(status.templates_sha256)
-        self.rebuilder = Rebuilder(status.run, self.bundle)
 
     def messages(self) -> Iterator[ArchivedMessage]:
         keys = [r.key for r in self.status.recipients]
         sent = self.ledger.sent_messages_of(self.status.run, keys)
         rows = self.ledger.stored_rows(self.status.run, keys)
+        jobs: list[Job] = []
+        places: list[tuple[RecipientStatus, str]] = []
         for recipient in self.status.recipients:
+            gemeente, row = rows[recipient.key]
             names = _file_names(recipient.key, sent[recipient.key])
             for record in sent[recipient.key]:
-                yield self._message(recipient, rows[recipient.key], record, names)
-
-    def _message(
-        self,
-        recipient: RecipientStatus,
-        row: tuple[str, dict[str, Any]],
-        record: SentMessage,
-        names: dict[int, str],
-    ) -> ArchivedMessage:
-        gemeente, data = row
-        rebuilt = self.rebuilder.rebuild(recipient.key, gemeente, data, record)
-        name = names[record.attempt]
-        self.zip.writestr(name, rebuilt.data)
-        accepted_at, reply = _attempt_end(recipient.history, record.attempt)
-        main = "-attempt-" not in name
-        return ArchivedMessage(
-            gemeente=gemeente,
-            email=record.email,
-            message_id=record.message_id,
-            file=name,
-            sha256=record.sha256,
-            size=record.size,
-            accepted_at=accepted_at,
-            reply=reply,
-            events=_report_events(recipient.history, record.resend) if main else [],
-            rebuilt_sha256=rebuilt.sha256,
-            rebuilt_size=len(rebuilt.data),
-            error=rebuilt.error,
-        )
+                jobs.append((recipient.key, gemeente, row, record))
+                places.append((recipient, names[record.attempt]))
+        rebuilt = rebuild_all(self.status.run, self.bundle, jobs)
+        for job, (recipient, name), message in zip(jobs, places, rebuilt, strict=True):
+            self.zip.writestr(name, message.data)
+            yield _archived(recipient, job[1], job[3], name, message)
 
     def rest(self, archive: Archive) -> None:
         """status.csv, manifest.json and the mailing's files."""

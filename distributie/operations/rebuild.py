@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import multiprocessing
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,3 +54,34 @@ class Rebuilder:
             return Rebuilt(b"", "", f"cannot be rebuilt: {exc}")
         data = prefix + built
         return Rebuilt(data, hashlib.sha256(data).hexdigest())
+
+
+# (recipient key, gemeente, stored row, what the attempt recorded): one message to rebuild.
+Job = tuple[str, str, dict[str, Any], SentMessage]
+# Below this many messages the processes cost more to start than they save.
+PARALLEL_FROM = 200
+_CHUNK = 20
+_worker: Rebuilder | None = None
+
+
+def _start_worker(run_id: str, files: dict[str, bytes]) -> None:
+    global _worker
+    _worker = Rebuilder(run_id, MailingBundle(files))
+
+
+def _rebuild_in_worker(job: Job) -> Rebuilt:
+    assert _worker is not None  # set by the pool's initializer
+    return _worker.rebuild(*job)
+
+
+def rebuild_all(run_id: str, bundle: MailingBundle, jobs: list[Job]) -> Iterator[Rebuilt]:
+    """Every job rebuilt, in order; on every core for a long list (spawned processes: the
+    caller may have threads, which fork does not carry safely)."""
+    processes = min(os.cpu_count() or 1, len(jobs) // PARALLEL_FROM)
+    if processes < 2:
+        rebuilder = Rebuilder(run_id, bundle)
+        yield from (rebuilder.rebuild(*job) for job in jobs)
+        return
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes, _start_worker, (run_id, dict(bundle.files))) as pool:
+        yield from pool.imap(_rebuild_in_worker, jobs, chunksize=_CHUNK)
