@@ -37,6 +37,13 @@ def archive(
             f"rebuilt {message.rebuilt_sha256 or '-'}",
             style="red",
         )
+    if result.unrecorded:
+        err.print(
+            f"{len(result.unrecorded)} recipient(s) were sent before distributie recorded what it "
+            f"sent, and are not in the archive: {', '.join(result.unrecorded[:10])}"
+            + (" ..." if len(result.unrecorded) > 10 else ""),
+            style="yellow",
+        )
     matched = len(result.messages) - len(result.mismatches)
     out.print(
         f"{result.path}: {len(result.messages)} message(s) of run {result.run}, "

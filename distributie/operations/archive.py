@@ -37,6 +37,9 @@ _ATTEMPT_ENDS = frozenset(
     }
 )
 
+# States that say a message was handed over (so a record of it is expected).
+_HANDED_OVER = frozenset({states.SENT, states.UNKNOWN, states.BOUNCED})
+
 
 @dataclass(frozen=True)
 class ArchivedMessage:
@@ -89,6 +92,8 @@ class Archive:
     path: Path
     run: str
     messages: list[ArchivedMessage] = field(default_factory=list)
+    # Gemeenten whose message went out before distributie recorded what it sent: not in the zip.
+    unrecorded: list[str] = field(default_factory=list)
 
     @property
     def mismatches(self) -> list[ArchivedMessage]:
@@ -165,7 +170,7 @@ class _Writer:
         self.zip = zip_file
         self.bundle = ledger.load_bundle(status.templates_sha256)
 
-    def messages(self) -> Iterator[ArchivedMessage]:
+    def messages(self, archive: Archive) -> Iterator[ArchivedMessage]:
         keys = [r.key for r in self.status.recipients]
         sent = self.ledger.sent_messages_of(self.status.run, keys)
         rows = self.ledger.stored_rows(self.status.run, keys)
@@ -173,6 +178,8 @@ class _Writer:
         places: list[tuple[RecipientStatus, str]] = []
         for recipient in self.status.recipients:
             gemeente, row = rows[recipient.key]
+            if not sent[recipient.key] and recipient.state in _HANDED_OVER:
+                archive.unrecorded.append(gemeente)
             names = _file_names(recipient.key, sent[recipient.key])
             for record in sent[recipient.key]:
                 jobs.append((recipient.key, gemeente, row, record))
@@ -216,7 +223,7 @@ def write_archive(ledger: Ledger, run: str, out: Path) -> Archive:
     try:
         with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED) as zf:
             writer = _Writer(ledger, status, zf)
-            archive.messages.extend(writer.messages())
+            archive.messages.extend(writer.messages(archive))
             writer.rest(archive)
         os.replace(temp_name, out)
     except BaseException:

@@ -168,3 +168,14 @@ def test_an_existing_file_is_never_overwritten(
         write_archive(ledger, sent_run, target)
 
     assert target.read_bytes() == b"earlier archive"
+
+
+def test_a_message_sent_before_records_were_kept_is_named_as_missing_from_the_archive(
+    ledger: Ledger, sent_run: str, tmp_path: Path
+) -> None:
+    ledger.client.delete(messages_key(sent_run, "gemeente-0001"))  # as a run of an older version
+
+    result = write_archive(ledger, sent_run, tmp_path / "archief.zip")
+
+    assert result.unrecorded == ["Gemeente 0001"]
+    assert [m.file for m in result.messages] == ["eml/gemeente-0002.eml", "eml/gemeente-0003.eml"]
