@@ -3,6 +3,7 @@ on two cores).
 
     .venv/bin/python bench/archive.py            # N = 10,000
     .venv/bin/python bench/archive.py -n 2000    # a quick look
+    .venv/bin/python bench/archive.py --serial   # rebuilding in one process, for comparison
 
 Untimed set-up: a private Redis, a run of N synthetic burgemeesters of the bundled mailing (a
 personalised .docx each, ~57 kB per message), every one "sent" by the real RecipientSender on two
@@ -34,6 +35,7 @@ from distributie.compose.recipients import read_recipients  # noqa: E402
 from distributie.delivery.sending import RecipientSender  # noqa: E402
 from distributie.delivery.transport import Envelope, Reply  # noqa: E402
 from distributie.ledger import Ledger  # noqa: E402
+from distributie.operations import rebuild  # noqa: E402
 from distributie.operations.archive import write_archive  # noqa: E402
 from distributie.operations.runs import create_run  # noqa: E402
 from distributie.runtime.redis_server import RedisServer  # noqa: E402
@@ -95,7 +97,10 @@ def prepare(url: str, n: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=10_000)
+    parser.add_argument("--serial", action="store_true", help="rebuild in this process only")
     args = parser.parse_args()
+    if args.serial:
+        rebuild.PARALLEL_FROM = sys.maxsize
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     server = RedisServer(WORK / "redis")

@@ -21,7 +21,7 @@ from distributie.bounces.mailbox import PROCESSED, UNKNOWN, BounceMailbox, Desti
 from distributie.bounces.matching import Match, Matcher
 from distributie.bounces.model import Outcome, Report, ReportKind
 from distributie.bounces.report import parse_report
-from distributie.errors import DistributieError
+from distributie.errors import DistributieError, InvariantError
 from distributie.ledger import Ledger
 from distributie.ledger.keys import BOUNCE_POLLER
 from distributie.ledger.records import ReportEvent
@@ -99,13 +99,10 @@ def reply_of(report: Report) -> str:
 
 
 def event_for(report: Report, match: Match) -> ReportEvent:
-    assert report.outcome is not None  # only reports with an outcome are matched
-    reply = reply_of(report)
-    code = (
-        _SMTP_CODE.match(report.diagnostic or "")
-        if report.outcome is not Outcome.AUTO_REPLY
-        else None
-    )
+    if report.outcome is None:
+        raise InvariantError("only a report with an outcome is recorded")
+    auto_reply = report.outcome is Outcome.AUTO_REPLY  # its words are no server's reply
+    code = None if auto_reply else _SMTP_CODE.match(report.diagnostic or "")
     return ReportEvent(
         report_id=report.report_id,
         run=match.run,
@@ -113,8 +110,8 @@ def event_for(report: Report, match: Match) -> ReportEvent:
         outcome=_OUTCOMES[report.outcome],
         method=match.method,
         kind=report.kind.value,
-        reply=reply,
-        status=(report.status or "") if report.outcome is not Outcome.AUTO_REPLY else "",
+        reply=reply_of(report),
+        status="" if auto_reply else report.status or "",
         code=int(code.group(1)) if code else None,
         resend=match.resend,
         attempt=match.attempt,

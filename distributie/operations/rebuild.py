@@ -17,6 +17,7 @@ from distributie.compose.mailing import MailingBundle, mailing_from_bundle
 from distributie.compose.message import compose, parse_date
 from distributie.compose.recipients import Recipient
 from distributie.compose.rendering import RenderError, compile_mailing
+from distributie.errors import InvariantError
 from distributie.ledger import SentMessage
 
 
@@ -70,7 +71,8 @@ def _start_worker(run_id: str, files: dict[str, bytes]) -> None:
 
 
 def _rebuild_in_worker(job: Job) -> Rebuilt:
-    assert _worker is not None  # set by the pool's initializer
+    if _worker is None:
+        raise InvariantError("the pool's initializer did not run")
     return _worker.rebuild(*job)
 
 
