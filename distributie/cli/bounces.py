@@ -50,7 +50,9 @@ def _poll(session: Session, every: float) -> int:
         while True:
             time.sleep(every)
             try:
-                _print_pass(read_bounces(session))
+                result = read_bounces(session)
+                if result.handled:  # an empty pass every minute is not news
+                    _print_pass(result)
             except DistributieError as exc:
                 err.print(str(exc), style="red")
     except KeyboardInterrupt:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from distributie.operations.runs import create_run
 from distributie.settings import Settings
 from tests.support.imap import TestIMAPServer
 from tests.support.ledger import create_test_run
+from tests.support.reports import out_of_office
 from tests.support.workers import write_recipients
 
 RUN = "20191004-142501-7f3a"
@@ -236,3 +239,33 @@ def test_archive_of_a_run_that_does_not_exist_exits_2(env: dict[str, str], tmp_p
     assert result.returncode == 2
     assert "there is no run 'no-such-run'" in result.stderr
     assert not (tmp_path / "a.zip").exists()
+
+
+def test_bounces_without_once_reads_again_each_period_until_ctrl_c(
+    env: dict[str, str], tmp_path: Path, bounced_run: str, imap_server: TestIMAPServer
+) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIBUTIE_")}
+    polling = {**env, **imap_server.environ(), "DISTRIBUTIE_BOUNCE_POLL_SECONDS": "0.3"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "distributie", "bounces"],
+        env={**clean, **polling},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert "No messages" in process.stdout.readline()  # the first pass, at once
+        sent = f"To: <b@g3.example>\r\nMessage-ID: <{RUN}.g3.0@x.example>\r\n\r\n".encode()
+        imap_server.append("INBOX", out_of_office(sent))
+        deadline = time.monotonic() + 20
+        while not imap_server.messages("distributie/verwerkt") and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=20)
+
+    assert process.returncode == 130
+    assert "auto_reply Gemeente 3" in out
+    assert "No messages" not in out  # after the first, a pass that finds nothing is quiet
