@@ -3,7 +3,7 @@ on two cores).
 
     .venv/bin/python bench/archive.py            # N = 10,000
     .venv/bin/python bench/archive.py -n 2000    # a quick look
-    .venv/bin/python bench/archive.py --serial   # rebuilding in one process, for comparison
+    .venv/bin/python bench/archive.py --serial --runs 3   # also rebuilding in one process
 
 Untimed set-up: a private Redis, a run of N synthetic burgemeesters of the bundled mailing (a
 personalised .docx each, ~57 kB per message), every one "sent" by the real RecipientSender on two
@@ -37,6 +37,7 @@ from distributie.delivery.transport import Envelope, Reply  # noqa: E402
 from distributie.ledger import Ledger  # noqa: E402
 from distributie.operations import rebuild  # noqa: E402
 from distributie.operations.archive import write_archive  # noqa: E402
+from distributie.operations.rebuild import PARALLEL_FROM  # noqa: E402
 from distributie.operations.runs import create_run  # noqa: E402
 from distributie.runtime.redis_server import RedisServer  # noqa: E402
 from distributie.settings import Settings  # noqa: E402
@@ -94,13 +95,40 @@ def prepare(url: str, n: int) -> str:
     return run_id
 
 
+def timed(ledger: Ledger, run_id: str, serial: bool) -> None:
+    """One archive of the run, timed, with the load of the machine before and after."""
+    rebuild.PARALLEL_FROM = sys.maxsize if serial else PARALLEL_FROM
+    out = WORK / "archief.zip"
+    out.unlink(missing_ok=True)
+    load = os.getloadavg()[0]
+    cpu = os.times()
+    started = time.monotonic()
+    result = write_archive(ledger, run_id, out)
+    seconds = time.monotonic() - started
+    after = os.times()
+    used = sum(getattr(after, f) - getattr(cpu, f) for f in ("user", "system"))
+    used_children = sum(
+        getattr(after, f) - getattr(cpu, f) for f in ("children_user", "children_system")
+    )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    size = out.stat().st_size / 1e6
+    print(
+        f"{'serial  ' if serial else 'parallel'}: archive of {len(result.messages)} messages in "
+        f"{seconds:.1f} s ({len(result.messages) / seconds:.0f}/s); CPU {used:.1f} s in this "
+        f"process + {used_children:.1f} s in its rebuilders; zip {size:.0f} MB; "
+        f"peak RSS {rss:.0f} MB; load average {load:.1f} before, {os.getloadavg()[0]:.1f} after; "
+        f"{len(result.mismatches)} mismatches"
+    )
+    if result.mismatches:
+        raise SystemExit(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=10_000)
-    parser.add_argument("--serial", action="store_true", help="rebuild in this process only")
+    parser.add_argument("--runs", type=int, default=1, help="timed archives per mode")
+    parser.add_argument("--serial", action="store_true", help="also rebuild in one process")
     args = parser.parse_args()
-    if args.serial:
-        rebuild.PARALLEL_FROM = sys.maxsize
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     server = RedisServer(WORK / "redis")
@@ -110,28 +138,12 @@ def main() -> None:
         run_id = prepare(server.url, args.n)
         print(f"set-up: {args.n} sent in {time.monotonic() - started:.1f} s (untimed)")
         ledger = Ledger.from_url(server.url)
-        out = WORK / "archief.zip"
-        cpu = os.times()
-        started = time.monotonic()
-        result = write_archive(ledger, run_id, out)
-        seconds = time.monotonic() - started
-        after = os.times()
+        for _ in range(args.runs):
+            timed(ledger, run_id, serial=False)
+            if args.serial:
+                timed(ledger, run_id, serial=True)
     finally:
         server.stop()
-    used = sum(getattr(after, f) - getattr(cpu, f) for f in ("user", "system"))
-    used_children = sum(
-        getattr(after, f) - getattr(cpu, f) for f in ("children_user", "children_system")
-    )
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"archive of {len(result.messages)} messages: {seconds:.1f} s "
-        f"({len(result.messages) / seconds:.0f} messages/s), CPU {used:.1f} s here + "
-        f"{used_children:.1f} s in its processes, "
-        f"zip {out.stat().st_size / 1e6:.0f} MB, peak RSS {rss:.0f} MB, "
-        f"{len(result.mismatches)} mismatches"
-    )
-    if result.mismatches:
-        raise SystemExit(1)
 
 
 if __name__ == "__main__":
