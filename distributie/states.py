@@ -32,6 +32,12 @@ RETRYABLE_WHEN_BOUNCED = frozenset({BOUNCED})
 # States that make `send` exit 1.
 UNSUCCESSFUL_STATES = frozenset({FAILED, UNKNOWN, CANCELLED, BOUNCED})
 
+# Written from reports in the bounce mailbox (bounces/): the names of bounces.Outcome.
+OUTCOME_BOUNCE = "bounce"  # a permanent failure report: bounced, or an event of an older send
+OUTCOME_DELAYED = "delayed"  # a temporary report (vertraagd): an event, the state stays
+OUTCOME_AUTO_REPLY = "auto_reply"  # an automatic reply (automatisch antwoord): an event
+REPORT_OUTCOMES = (OUTCOME_BOUNCE, OUTCOME_DELAYED, OUTCOME_AUTO_REPLY)
+
 # Outcomes of one attempt, as kept in a recipient's history.
 OUTCOME_ACCEPTED = "accepted"  # the server took the message: sent
 OUTCOME_TRANSIENT = "transient"  # temporary problem before the end of DATA: will retry
@@ -46,30 +52,6 @@ OUTCOME_CANCEL_REQUESTED = "cancel"  # cancelled while being sent: that attempt 
 OUTCOME_LATE = "late"  # the outcome of an attempt that was taken over: kept, not applied
 OUTCOME_QUEUED = "queued"  # the run's creation, or an operator's resend or retry
 OUTCOME_CREATED = "created"  # the run's creation, in the run's event stream
-# Written from reports in the bounce mailbox (bounces/): the names of bounces.Outcome.
-OUTCOME_BOUNCE = "bounce"  # a permanent failure report: bounced, or an event of an older send
-OUTCOME_DELAYED = "delayed"  # a temporary report (vertraagd): an event, the state stays
-OUTCOME_AUTO_REPLY = "auto_reply"  # an automatic reply (automatisch antwoord): an event
-
-ALL_OUTCOMES = (
-    OUTCOME_ACCEPTED,
-    OUTCOME_TRANSIENT,
-    OUTCOME_PERMANENT,
-    OUTCOME_UNKNOWN,
-    OUTCOME_ERROR,
-    OUTCOME_CLAIMED,
-    OUTCOME_WORKER_LOST,
-    OUTCOME_CANCELLED,
-    OUTCOME_CANCEL_REQUESTED,
-    OUTCOME_LATE,
-    OUTCOME_QUEUED,
-    OUTCOME_CREATED,
-    OUTCOME_BOUNCE,
-    OUTCOME_DELAYED,
-    OUTCOME_AUTO_REPLY,
-)
-
-REPORT_OUTCOMES = (OUTCOME_BOUNCE, OUTCOME_DELAYED, OUTCOME_AUTO_REPLY)
 
 # How far the attempt that holds a claim got: decides what a takeover may do.
 STAGE_CLAIMED = "claimed"

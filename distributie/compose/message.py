@@ -187,14 +187,16 @@ def build_message(
     Structure: multipart/mixed of (multipart/alternative of text and HTML, or the text alone)
     and the attachments; without attachments the alternative (or the text) is the message.
     """
-    date_line = b"Date: " + format_date(date or datetime.now().astimezone()).encode("ascii")
-    seed = addressing.message_id.encode("utf-8") + b" " + date_line
+    date = date or datetime.now().astimezone()
+    seed = f"{addressing.message_id} {format_date(date)}".encode()
     headers = [
         _from_header(addressing.sender_name, addressing.sender_address),
         _fold("To", _address(rendered.to_name, addressing.to_address)),
         _reply_to_header(addressing.reply_to),
         _fold_text("Subject", rendered.subject),
-        date_line + _CRLF,
+        b"Date: "
+        + email.utils.format_datetime(date or datetime.now().astimezone()).encode("ascii")
+        + _CRLF,
         _fold("Message-ID", addressing.message_id),
         _run_header(addressing.run_id),
         _fold_text("X-Distributie-Recipient", addressing.gemeente),

@@ -13,7 +13,6 @@ from typing import Any
 
 from celery import Celery, signals
 
-from distributie.bounces.poller import BouncePoller
 from distributie.delivery.duties import Duty, DutyRunner
 from distributie.delivery.sending import Later, RecipientSender
 from distributie.delivery.throttle import RedisConnectionGate
@@ -109,6 +108,8 @@ def worker_duties(settings: Settings, ledger: Ledger) -> list[Duty]:
     """What the workers of this deployment do on a timer, one host at a time (duties.py)."""
     duties = []
     if settings.uses_bounce_mailbox:
+        from distributie.bounces.poller import BouncePoller  # imapclient: only when configured
+
         poller = BouncePoller(settings, ledger, holder_name())
         duties.append(Duty("bounces", settings.bounce_poll_seconds, poller))
     return duties

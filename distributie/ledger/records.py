@@ -21,12 +21,12 @@ Verdict = Literal[
     "missing",  # claim/requeue: no such recipient
     "ok",  # mark end of DATA: recorded
     "lost",  # mark end of DATA: the claim was taken over
-    "recorded",  # finish: the outcome was applied
+    "recorded",  # finish: the outcome was applied (record_report: the report)
+    "already",  # record_report: this report was recorded before (processed twice)
     "queued",  # requeue: queued again
     "pending",  # requeue: still queued or being sent
     "cancelled",  # cancel: stopped before it was sent
     "finishing",  # cancel: being sent now; finishes and is not retried
-    "already",  # record_report: this report was recorded before (processed twice)
 ]
 VERDICTS: tuple[str, ...] = get_args(Verdict)
 

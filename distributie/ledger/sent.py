@@ -14,6 +14,17 @@ from distributie.ledger.connection import text
 from distributie.ledger.keys import messages_key, recipient_key_of, sent_to_key
 from distributie.ledger.records import SentMessage, SentTo
 
+__all__ = ["SentMessage", "SentRecords", "SentTo", "end_of_data_record"]
+
+
+def end_of_data_record(run_id: str, key: str, sent: SentMessage) -> tuple[list[str], list[str]]:
+    """The extra KEYS and ARGV of mark_end_of_data.lua that record `sent`: the attempt's record
+    of what it handed over, and the sent-to index entry of its address."""
+    return (
+        [messages_key(run_id, key), sent_to_key(sent.email)],
+        [str(sent.attempt), sent.as_json(), f"{run_id}/{key}/{sent.resend}"],
+    )
+
 
 def _by_attempt(raw: dict[bytes, bytes]) -> list[SentMessage]:
     return sorted((SentMessage.from_json(v) for v in raw.values()), key=lambda m: m.attempt)

@@ -13,9 +13,7 @@ from distributie.ledger.keys import (
     RATE_LOG,
     RATE_NEXT,
     daily_key,
-    messages_key,
     recipient_key_of,
-    sent_to_key,
     transition_keys,
 )
 from distributie.ledger.records import (
@@ -24,9 +22,9 @@ from distributie.ledger.records import (
     RefusalReason,
     Requeued,
     RequeueRefused,
-    SentMessage,
 )
 from distributie.ledger.scripts import Scripts
+from distributie.ledger.sent import SentMessage, end_of_data_record
 from distributie.settings import RateLimit
 
 
@@ -123,8 +121,9 @@ class Transitions:
         keys = [recipient_key_of(run_id, key), RATE_LOG]
         args: list[str | float] = [claim, extra_lease, *_rate_args(rate)]
         if sent is not None:
-            keys += [messages_key(run_id, key), sent_to_key(sent.email)]
-            args += [sent.attempt, sent.as_json(), f"{run_id}/{key}/{sent.resend}"]
+            more_keys, more_args = end_of_data_record(run_id, key, sent)
+            keys += more_keys
+            args += more_args
         result = text(self.scripts.mark_end_of_data(keys=keys, args=args))
         if result == "ok":
             return 0.0

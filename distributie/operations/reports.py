@@ -45,13 +45,6 @@ def local_time(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _auto_reply(recipient: RecipientStatus) -> dict[str, object] | None:
-    """The latest automatic reply (out of office): when, and its first line; None if none."""
-    if recipient.auto_reply_at is None:
-        return None
-    return {"at": recipient.auto_reply_at, "reply": recipient.auto_reply}
-
-
 def status_json(status: RunStatus) -> dict[str, object]:
     """The public shape of `status --json`."""
     return {
@@ -80,6 +73,13 @@ def status_json(status: RunStatus) -> dict[str, object]:
             for r in status.recipients
         ],
     }
+
+
+def _auto_reply(recipient: RecipientStatus) -> dict[str, object] | None:
+    """The latest automatic reply (out of office): when, and its first line; None if none."""
+    if recipient.auto_reply_at is None:
+        return None
+    return {"at": recipient.auto_reply_at, "reply": recipient.auto_reply}
 
 
 def status_rows(recipients: Iterable[RecipientStatus]) -> Iterable[list[object]]:
