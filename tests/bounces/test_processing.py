@@ -10,7 +10,7 @@ import pytest
 from distributie import states
 from distributie.bounces.poller import BouncePoller, read_once, token_source
 from distributie.bounces.processing import Handled, PollerBusy, one_poller
-from distributie.ledger import Claim, Ledger, RecipientStatus, SentMessage
+from distributie.ledger import Claim, Ledger, RecipientStatus, Requeued, SentMessage
 from tests.support.imap import TestIMAPServer
 from tests.support.ledger import create_test_run
 from tests.support.oauth import TokenEndpoint
@@ -177,3 +177,26 @@ def test_with_xoauth2_the_mailbox_is_read_with_a_token_from_the_token_endpoint(
         assert imap.logins[1:] == [("xoauth2", imap.username)]  # [0]: the test's append
     assert oauth_endpoint.request_count == 1
     assert _recipient(ledger, "g1").state == states.BOUNCED
+
+
+def test_a_bounce_of_a_send_that_was_since_resent_is_kept_on_that_send(
+    ledger: Ledger, sent_run: str, imap_server: TestIMAPServer
+) -> None:
+    requeued = ledger.requeue(RUN, "g2", "operator", "nieuw@g2.example", "resend requested")
+    assert isinstance(requeued, Requeued)
+    claim = ledger.claim(RUN, "g2", requeued.seq, "worker-a", 30)
+    assert isinstance(claim, Claim)
+    record = SentMessage(2, 1, f"<{RUN}.g2.1@x.example>", "nieuw@g2.example", "x", "1" * 64, 1)
+    ledger.mark_end_of_data(RUN, "g2", claim.claim, 30, sent=record)
+    ledger.finish(
+        RUN, "g2", claim.claim, "worker-a", outcome="accepted", state=states.SENT,
+        reply="250 OK", code=250, message_id=record.message_id,
+    )  # fmt: skip
+    imap_server.append("INBOX", dsn(original("g2", resend=0)))
+
+    read_once(imap_server.settings(), ledger, "poller:1", None)
+
+    recipient = _recipient(ledger, "g2")
+    assert recipient.state == states.SENT
+    bounce = recipient.history[-1]
+    assert (bounce["outcome"], bounce["resend"], bounce["attempt"]) == ("bounce", 0, 1)
