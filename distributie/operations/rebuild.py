@@ -77,8 +77,9 @@ def _rebuild_in_worker(job: Job) -> Rebuilt:
 
 
 def rebuild_all(run_id: str, bundle: MailingBundle, jobs: list[Job]) -> Iterator[Rebuilt]:
-    """Every job rebuilt, in order; on every core for a long list (spawned processes: the
-    caller may have threads, which fork does not carry safely)."""
+    """Every job rebuilt, in order; on every core for a long list. The processes are spawned,
+    not forked (the caller may have threads, which fork does not carry safely), so the
+    program's __main__ must be safe to import: `distributie` and `python -m distributie` are."""
     processes = min(os.cpu_count() or 1, len(jobs) // PARALLEL_FROM)
     if processes < 2:
         rebuilder = Rebuilder(run_id, bundle)

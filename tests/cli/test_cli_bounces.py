@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from distributie.delivery.transport.outbox import OutboxTransport
 from distributie.ledger import Claim, Ledger
 from distributie.ledger.keys import messages_key
 from distributie.ledger.records import ReportEvent
+from distributie.operations.rebuild import PARALLEL_FROM
 from distributie.operations.runs import create_run
 from distributie.settings import Settings
 from tests.support.imap import TestIMAPServer
@@ -196,16 +198,20 @@ def test_resend_accepts_a_bounced_recipient_with_a_corrected_address(
 # --- archive ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def outbox_run(ledger: Ledger, tmp_path: Path) -> str:
-    """Two recipients of the bundled mailing, sent to the outbox folder."""
-    checked = check_mailing(BUNDLED_MAILING, write_recipients(tmp_path / "l.csv", 2), 10**7)
+def _sent_to_outbox(ledger: Ledger, tmp_path: Path, count: int) -> str:
+    """A run of `count` recipients of the bundled mailing, sent to the outbox folder."""
+    checked = check_mailing(BUNDLED_MAILING, write_recipients(tmp_path / "l.csv", count), 10**7)
     run_id = create_run(ledger, checked, checked.recipients.recipients, "test", "outbox")
     settings = Settings(_env_file=None, outbox_dir=tmp_path / "out")  # type: ignore[call-arg]
     sender = RecipientSender(settings, ledger, OutboxTransport(tmp_path / "out"))
     for key in ledger.recipient_keys(run_id):
         sender.send(run_id, key, 1, lambda *args: None)
     return run_id
+
+
+@pytest.fixture
+def outbox_run(ledger: Ledger, tmp_path: Path) -> str:
+    return _sent_to_outbox(ledger, tmp_path, 2)
 
 
 def test_archive_of_a_run_exits_0_with_every_message_identical(
@@ -231,6 +237,21 @@ def test_archive_with_a_mismatch_exits_1_naming_the_message_and_writes_the_zip(
     assert result.returncode == 1
     assert "eml/gemeente-0002.eml (Gemeente 0002" in result.stderr
     assert (tmp_path / "a.zip").is_file()
+
+
+def test_archive_of_a_long_run_rebuilds_on_every_core_what_the_outbox_holds(
+    env: dict[str, str], tmp_path: Path, ledger: Ledger
+) -> None:
+    count = 2 * PARALLEL_FROM  # enough for two rebuilding processes
+    run_id = _sent_to_outbox(ledger, tmp_path, count)
+
+    result = distributie("archive", run_id, "--out", "a.zip", env=env, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert f"{count} identical to what was sent, 0 not" in result.stdout
+    with zipfile.ZipFile(tmp_path / "a.zip") as archive:
+        for path in sorted((tmp_path / "out" / run_id).glob("*.eml")):
+            assert archive.read(f"eml/{path.name}") == path.read_bytes()
 
 
 def test_archive_of_a_run_that_does_not_exist_exits_2(env: dict[str, str], tmp_path: Path) -> None:
