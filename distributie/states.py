@@ -12,19 +12,31 @@ SENT = "sent"
 FAILED = "failed"
 UNKNOWN = "unknown"
 CANCELLED = "cancelled"
+BOUNCED = "bounced"  # the relay accepted it, and a permanent failure report came back later
 
-ALL_STATES = (QUEUED, SENDING, RETRYING, SENT, FAILED, UNKNOWN, CANCELLED)
+# Last, so existing counts keep their order; a counts hash of a run made before `bounced`
+# existed lacks it, and reads as 0.
+ALL_STATES = (QUEUED, SENDING, RETRYING, SENT, FAILED, UNKNOWN, CANCELLED, BOUNCED)
 
 # No worker touches a recipient in one of these states again without an operator's resend/retry.
-TERMINAL_STATES = frozenset({SENT, FAILED, UNKNOWN, CANCELLED})
+TERMINAL_STATES = frozenset({SENT, FAILED, UNKNOWN, CANCELLED, BOUNCED})
 PENDING_STATES = frozenset({QUEUED, SENDING, RETRYING})
 
 # What `retry` picks up. (What `cancel` stops, queued and retrying, is decided in the
 # ledger's cancel script, atomically with the claim.)
 RETRYABLE_BY_OPERATOR = frozenset({FAILED, UNKNOWN})
 
+# What `retry --bounced` picks up as well: a bounced address usually needs `resend --to`.
+RETRYABLE_WHEN_BOUNCED = frozenset({BOUNCED})
+
 # States that make `send` exit 1.
-UNSUCCESSFUL_STATES = frozenset({FAILED, UNKNOWN, CANCELLED})
+UNSUCCESSFUL_STATES = frozenset({FAILED, UNKNOWN, CANCELLED, BOUNCED})
+
+# Written from reports in the bounce mailbox (bounces/): the names of bounces.Outcome.
+OUTCOME_BOUNCE = "bounce"  # a permanent failure report: bounced, or an event of an older send
+OUTCOME_DELAYED = "delayed"  # a temporary report (vertraagd): an event, the state stays
+OUTCOME_AUTO_REPLY = "auto_reply"  # an automatic reply (automatisch antwoord): an event
+REPORT_OUTCOMES = (OUTCOME_BOUNCE, OUTCOME_DELAYED, OUTCOME_AUTO_REPLY)
 
 # Outcomes of one attempt, as kept in a recipient's history.
 OUTCOME_ACCEPTED = "accepted"  # the server took the message: sent

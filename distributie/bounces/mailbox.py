@@ -20,9 +20,9 @@ from distributie.errors import ConfigError, DistributieError
 from distributie.settings import Settings
 
 PARENT = "distributie"
-PROCESSED = "verwerkt"
-UNKNOWN = "onbekend"
 Destination = Literal["verwerkt", "onbekend"]
+PROCESSED: Destination = "verwerkt"
+UNKNOWN: Destination = "onbekend"
 # Returns a current OAuth2 access token for the mailbox (issue 13 supplies it).
 AccessTokenProvider = Callable[[], str]
 DEFAULT_TIMEOUT = 30.0

@@ -13,6 +13,7 @@ from rich.table import Table
 from distributie import states
 from distributie.cli.app import cli, counts_text, fail_usage, guarded, load, out
 from distributie.operations import reports
+from distributie.operations.describe import mailbox_notice
 from distributie.operations.reports import RunStatus, local_time
 from distributie.operations.runs import require_run
 from distributie.operations.session import open_session
@@ -24,10 +25,14 @@ def _status_table(result: RunStatus) -> None:
         table.add_column(column, no_wrap=column != "gemeente")
     table.add_column("last reply", overflow="fold", ratio=1)
     for r in result.recipients:
-        state = r.state
+        state, reply = r.state, r.last_reply
         if r.waiting == states.WAITING_DAILY_LIMIT:
             state += f" (daily limit: waits until {local_time(r.not_before)})"
-        table.add_row(r.gemeente, state, str(r.attempts), local_time(r.updated_at), r.last_reply)
+        if r.auto_reply_at is not None:
+            # The secretariat wants to know when a burgemeester is away.
+            state += " (auto-reply)"
+            reply += f"\nauto-reply {local_time(r.auto_reply_at)}: {r.auto_reply}"
+        table.add_row(r.gemeente, state, str(r.attempts), local_time(r.updated_at), reply)
     out.print(table)
     out.print(f"created {local_time(result.created_at)} by {result.created_by}; {result.transport}")
     for line in _run_lines(result):
@@ -101,6 +106,9 @@ def status(
         reports.write_status_csv(sys.stdout, result.recipients)
     else:
         _status_table(result)
+        notice = mailbox_notice(settings)
+        if notice:
+            out.print(notice)
 
 
 @cli.command("runs")

@@ -265,14 +265,25 @@ def resend(
 
 
 @cli.command()
-def retry(run: Annotated[str, typer.Argument(help="Run id.")], by: ByOption = None) -> None:
+def retry(
+    run: Annotated[str, typer.Argument(help="Run id.")],
+    by: ByOption = None,
+    bounced: Annotated[
+        bool,
+        typer.Option(
+            "--bounced",
+            help="Also the bounced recipients (an address that bounced usually needs "
+            "`resend --to` instead).",
+        ),
+    ] = False,
+) -> None:
     """Send every failed and unknown recipient of a run again (each gets a new Message-ID)."""
     settings = load()
     warn_if_outbox(settings)
 
     def action() -> tuple[run_ops.Requeue, dict[str, int]]:
         with open_session(settings) as session:
-            requeue = run_ops.retry(session, run, operator_name(by))
+            requeue = run_ops.retry(session, run, operator_name(by), bounced=bounced)
             return requeue, _follow_requeue(session, requeue)
 
     requeue, counts = guarded(action)

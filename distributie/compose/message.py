@@ -6,7 +6,7 @@ import binascii
 import email.policy
 import email.utils
 import functools
-import random
+import hashlib
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -121,10 +121,13 @@ def _run_header(run_id: str) -> bytes:
     return _fold("X-Distributie-Run", run_id)
 
 
-def _boundary() -> str:
+def _boundary(seed: bytes) -> str:
     # The email package's form. Quoted-printable writes "=" as "=3D" and base64 has at most two
-    # "=" at its very end, so this run of "=" cannot occur in any body written here.
-    return f"==============={random.randrange(sys.maxsize):019d}=="
+    # "=" at its very end, so this run of "=" cannot occur in any body written here. Its digits
+    # come from the Message-ID and Date rather than chance, so the archive can rebuild the
+    # exact bytes that were sent.
+    digits = int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") % sys.maxsize
+    return f"==============={digits:019d}=="
 
 
 def _text_body(text: str) -> bytes:
@@ -170,14 +173,26 @@ def _attachment_part(attachment: RenderedAttachment) -> bytes:
     return part
 
 
-def _multipart(subtype: bytes, parts: list[bytes], nested: bool = False) -> tuple[bytes, bytes]:
+def _multipart(
+    subtype: bytes, parts: list[bytes], seed: bytes, nested: bool = False
+) -> tuple[bytes, bytes]:
     """The Content-Type header line(s) and the body of a multipart entity."""
-    boundary = _boundary().encode("ascii")
+    boundary = _boundary(seed + b" " + subtype).encode("ascii")
     separator = b"\r\n--" + boundary + _CRLF
     fold = b"\r\n " if nested else b" "
     header = b"Content-Type: multipart/" + subtype + b";" + fold + b'boundary="' + boundary
     body = b"--" + boundary + _CRLF + separator.join(parts) + b"\r\n--" + boundary + b"--\r\n"
     return header + b'"\r\n', body
+
+
+def format_date(date: datetime) -> str:
+    """The Date header's value as a message carries it (seconds; the date's own UTC offset)."""
+    return email.utils.format_datetime(date)
+
+
+def parse_date(value: str) -> datetime:
+    """A Date header's value back into the datetime that `format_date` writes it from."""
+    return email.utils.parsedate_to_datetime(value)
 
 
 def build_message(
@@ -188,6 +203,8 @@ def build_message(
     Structure: multipart/mixed of (multipart/alternative of text and HTML, or the text alone)
     and the attachments; without attachments the alternative (or the text) is the message.
     """
+    date = date or datetime.now().astimezone()
+    seed = f"{addressing.message_id} {format_date(date)}".encode()
     headers = [
         _from_header(addressing.sender_name, addressing.sender_address),
         _fold("To", _address(rendered.to_name, addressing.to_address)),
@@ -213,12 +230,13 @@ def build_message(
         content_header, content_body = _multipart(
             b"alternative",
             [_text_part(rendered.text, b"plain"), _text_part(rendered.html, b"html")],
+            seed,
             nested=bool(rendered.attachments),
         )
     if rendered.attachments:
         inner = content_header + _CRLF + content_body
         content_header, content_body = _multipart(
-            b"mixed", [inner, *(_attachment_part(a) for a in rendered.attachments)]
+            b"mixed", [inner, *(_attachment_part(a) for a in rendered.attachments)], seed
         )
     return b"".join(headers) + content_header + _CRLF + content_body
 

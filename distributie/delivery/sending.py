@@ -10,11 +10,14 @@ the attempt's outcome is recorded, so a crash between the two leaves a duplicate
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import redis
 
@@ -22,7 +25,7 @@ from distributie import states
 from distributie.compose.addressing import addressing_for
 from distributie.compose.bounds import RenderLimits
 from distributie.compose.mailing import Mailing, mailing_from_bundle
-from distributie.compose.message import ComposedMessage, compose
+from distributie.compose.message import ComposedMessage, compose, format_date
 from distributie.compose.recipients import Recipient
 from distributie.compose.rendering import CompiledMailing, RenderError, compile_mailing
 from distributie.delivery.throttle import RedisConnectionGate
@@ -34,7 +37,7 @@ from distributie.delivery.transport import (
     Transport,
     UnknownOutcomeError,
 )
-from distributie.ledger import Claim, ClaimRefused, Ledger
+from distributie.ledger import Claim, ClaimRefused, Ledger, SentMessage
 from distributie.runtime.processes import holder_name, local_holder_dead
 from distributie.settings import Settings
 
@@ -84,6 +87,21 @@ class Outcome:
     code: int | None = None
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """What goes out: `prefix + message.data`, the message built with an explicit `date`.
+
+    `prefix` is b"" today and the DKIM-Signature header line(s) once signing lands. The
+    ledger records the date, the prefix and the sha256 of `data` with the attempt, so the
+    archive rebuilds `prefix + build_message(rendered, addressing, date)` byte for byte.
+    """
+
+    message: ComposedMessage
+    date: datetime
+    data: bytes
+    prefix: bytes = b""
+
+
 @dataclass
 class Attempt:
     """One attempt at one recipient, from its claim to its recorded outcome."""
@@ -94,6 +112,21 @@ class Attempt:
     started: float
     message_id: str = ""
     end_of_data_sent: bool = False  # after this, the outcome may be "accepted"
+    sent: SentMessage | None = None  # what is handed over, recorded at the end of DATA
+
+
+def sent_message(attempt: Attempt, outgoing: Outgoing) -> SentMessage:
+    """The ledger's record of what this attempt hands to the server (see `Outgoing`)."""
+    return SentMessage(
+        attempt=attempt.claim.attempt,
+        resend=attempt.claim.resend,
+        message_id=attempt.message_id,
+        email=attempt.claim.email,
+        date=format_date(outgoing.date),
+        sha256=hashlib.sha256(outgoing.data).hexdigest(),
+        size=len(outgoing.data),
+        prefix=base64.b64encode(outgoing.prefix).decode("ascii"),
+    )
 
 
 def _outcome_of(exc: SendError) -> Outcome:
@@ -215,7 +248,7 @@ class RecipientSender:
             context = self._runs[run_id] = RunContext(mailing, compile_mailing(mailing), test)
         return context
 
-    def _prepare(self, attempt: Attempt) -> ComposedMessage | Outcome:
+    def _prepare(self, attempt: Attempt) -> Outgoing | Outcome:
         """The message to send, or why it cannot be sent at all."""
         run = self._run(attempt.run_id)
         claim = attempt.claim
@@ -230,9 +263,11 @@ class RecipientSender:
             run.mailing.spec.sender, recipient, attempt.run_id, claim.resend, run.test
         )
         attempt.message_id = addressing.message_id
+        # Whole seconds: the Date header holds no more, and the archive rebuilds from it.
+        date = datetime.now().astimezone().replace(microsecond=0)
         try:
             limits = RenderLimits(self.settings.max_message_bytes)
-            message = compose(run.compiled, recipient, addressing, limits=limits)
+            message = compose(run.compiled, recipient, addressing, date, limits=limits)
         except RenderError as exc:
             return Outcome(states.FAILED, states.OUTCOME_PERMANENT, str(exc))
         limit = self.settings.max_message_bytes
@@ -242,16 +277,20 @@ class RecipientSender:
                 f"DISTRIBUTIE_MAX_MESSAGE_BYTES={limit}"
             )
             return Outcome(states.FAILED, states.OUTCOME_PERMANENT, reason)
-        return message
+        return Outgoing(message, date, message.data)
 
     def _prepare_and_send(self, attempt: Attempt) -> Outcome:
         prepared = self._prepare(attempt)
         if isinstance(prepared, Outcome):
             return prepared
+        attempt.sent = sent_message(attempt, prepared)
         if attempt.claim.wait > 0:
             time.sleep(attempt.claim.wait)  # this attempt's rate-limit slot
         envelope = Envelope(
-            prepared.addressing.sender_address, (attempt.claim.email,), attempt.run_id, attempt.key
+            prepared.message.addressing.sender_address,
+            (attempt.claim.email,),
+            attempt.run_id,
+            attempt.key,
         )
         if self.gate is not None and not self.gate.keep():
             self.transport.close()  # its connection slot expired: reconnect through the gate
@@ -269,7 +308,12 @@ class RecipientSender:
         extra = self.settings.smtp_timeout * 2 + 10
         while True:
             wait = self.ledger.mark_end_of_data(
-                attempt.run_id, attempt.key, attempt.claim.claim, extra, self.settings.rate
+                attempt.run_id,
+                attempt.key,
+                attempt.claim.claim,
+                extra,
+                self.settings.rate,
+                attempt.sent,
             )
             if wait is None:
                 raise LeaseLost(

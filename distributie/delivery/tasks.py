@@ -130,7 +130,7 @@ def release_due_runs(ledger: Ledger, batch_size: int) -> list[str]:
 
 def worker_duties(settings: Settings, ledger: Ledger) -> list[Duty]:
     """What the workers of this deployment do on a timer, one host at a time (duties.py)."""
-    return [
+    duties = [
         Duty("release", RELEASE_EVERY, lambda: release_due_runs(ledger, settings.batch_size)),
         Duty(
             "requeue-lost",
@@ -144,6 +144,12 @@ def worker_duties(settings: Settings, ledger: Ledger) -> list[Duty]:
             ),
         ),
     ]
+    if settings.uses_bounce_mailbox:
+        from distributie.bounces.poller import BouncePoller  # imapclient: only when configured
+
+        poller = BouncePoller(settings, ledger, holder_name())
+        duties.append(Duty("bounces", settings.bounce_poll_seconds, poller))
+    return duties
 
 
 _duty_runner: DutyRunner | None = None

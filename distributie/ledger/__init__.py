@@ -21,6 +21,7 @@ from distributie.ledger.records import (
     RunControl,
     RunControlRefused,
     RunStatus,
+    SentMessage,
 )
 from distributie.ledger.runs import new_run_id
 
@@ -37,6 +38,7 @@ __all__ = [
     "RunControl",
     "RunControlRefused",
     "RunStatus",
+    "SentMessage",
     "UnpublishedTask",
     "connect",
     "new_run_id",

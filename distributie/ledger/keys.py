@@ -12,6 +12,8 @@ CONNECTIONS = f"{PREFIX}:smtp:connections"
 CONNECTION_WAITERS = f"{PREFIX}:smtp:waiting"
 # Recipients queued by a command whose task message is not yet known to be published.
 UNPUBLISHED = f"{PREFIX}:tasks:unpublished"
+REPORTS_PROCESSED = f"{PREFIX}:bounces:processed"
+BOUNCE_POLLER = f"{PREFIX}:bounces:poller"
 
 
 def run_key(run_id: str) -> str:
@@ -29,6 +31,16 @@ def recipient_prefix(run_id: str) -> str:
 
 def history_key(run_id: str, key: str) -> str:
     return f"{PREFIX}:run:{run_id}:r:{key}:history"
+
+
+def messages_key(run_id: str, key: str) -> str:
+    """What each attempt that sent the end of DATA handed over: attempt number -> JSON."""
+    return f"{PREFIX}:run:{run_id}:r:{key}:messages"
+
+
+def sent_to_key(address: str) -> str:
+    """Every message sent to one address (lower case): `run/key/resend`, scored by time."""
+    return f"{PREFIX}:sent-to:{address.lower()}"
 
 
 def counts_key(run_id: str) -> str:

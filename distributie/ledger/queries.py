@@ -35,6 +35,8 @@ def _recipient(key: str, raw: dict[str, str], history: list[dict[str, Any]]) -> 
         waiting=raw.get("waiting", ""),
         not_before=float(raw.get("not_before") or 0),
         history=history,
+        auto_reply=raw.get("auto_reply_line", ""),
+        auto_reply_at=float(raw["auto_reply_at"]) if raw.get("auto_reply_at") else None,
     )
 
 

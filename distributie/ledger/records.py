@@ -28,7 +28,8 @@ Verdict = Literal[
     "missing",  # claim/requeue: no such recipient
     "ok",  # mark end of DATA: recorded
     "lost",  # mark end of DATA: the claim was taken over
-    "recorded",  # finish: the outcome was applied
+    "recorded",  # finish: the outcome was applied (record_report: the report)
+    "already",  # record_report: this report was recorded before (processed twice)
     "queued",  # requeue: queued again
     "pending",  # requeue: still queued or being sent
     "cancelled",  # cancel: stopped before it was sent
@@ -125,6 +126,53 @@ class RecipientStatus:
     waiting: str
     not_before: float
     history: list[dict[str, Any]] = field(default_factory=list)
+    auto_reply: str = ""  # first line of the latest automatic reply (out of office), if any
+    auto_reply_at: float | None = None
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """What one attempt handed to the server when it sent the end of DATA: enough to rebuild
+    the exact bytes (`prefix` + the message built with `date`) and to prove them (sha256)."""
+
+    attempt: int
+    resend: int
+    message_id: str
+    email: str  # the address it went to (a resend --to changes the recipient's)
+    date: str  # the Date header as written
+    sha256: str  # of the bytes handed over, before SMTP's dot-stuffing and final dot
+    size: int
+    prefix: str = ""  # base64 of what went before the built message (DKIM-Signature)
+    at: float = 0.0  # when the end of DATA went out (the Redis server's clock)
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {
+                "attempt": self.attempt,
+                "resend": self.resend,
+                "message_id": self.message_id,
+                "email": self.email,
+                "date": self.date,
+                "sha256": self.sha256,
+                "bytes": self.size,
+                "prefix": self.prefix,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> SentMessage:
+        data = json.loads(raw)
+        return cls(
+            attempt=int(data["attempt"]),
+            resend=int(data["resend"]),
+            message_id=str(data["message_id"]),
+            email=str(data["email"]),
+            date=str(data["date"]),
+            sha256=str(data["sha256"]),
+            size=int(data["bytes"]),
+            prefix=str(data.get("prefix", "")),
+            at=float(data.get("at") or 0),
+        )
 
 
 def _time(raw: dict[str, str], name: str) -> float | None:
@@ -251,3 +299,41 @@ class NewRecipient:
             "created_at": now,
             "updated_at": now,
         }
+
+
+@dataclass(frozen=True)
+class ReportEvent:
+    """What a report from the bounce mailbox says about one recipient, as the ledger records it
+    (`record_report`): a bounce, delay or auto-reply event, and for a bounce of the current
+    send the state `bounced`."""
+
+    report_id: str  # the report's own Message-ID, else sha256:<hex of its bytes>
+    run: str
+    key: str
+    outcome: str  # states.OUTCOME_BOUNCE, OUTCOME_DELAYED or OUTCOME_AUTO_REPLY
+    method: str  # how the report was matched to the recipient
+    kind: str  # what came back: dsn, ndr, text_bounce, auto_reply
+    reply: str  # the diagnostic, or an auto-reply's first line
+    status: str = ""  # the enhanced status code, e.g. 5.1.1
+    code: int | None = None  # the SMTP reply code in the diagnostic, e.g. 550
+    resend: int | None = None  # the send it names; None: the current one
+    attempt: int | None = None  # the attempt that sent it; None: the latest
+
+
+@dataclass(frozen=True)
+class ReportRecorded:
+    """`recorded` (now), `already` (processed before: nothing changed) or `missing`."""
+
+    verdict: Literal["recorded", "already", "missing"]
+    state: str = ""
+    gemeente: str = ""
+
+
+@dataclass(frozen=True)
+class SentTo:
+    """One message sent to an address (the sent-to index), for matching by address."""
+
+    run: str
+    key: str
+    resend: int
+    at: float

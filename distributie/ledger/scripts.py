@@ -29,6 +29,7 @@ SCRIPT_NAMES = (
     "keep_slot",
     "take_unpublished",
     "republished",
+    "record_report",
 )
 
 
@@ -93,6 +94,7 @@ class Scripts:
         self.keep_slot = self._register(client, "keep_slot")
         self.take_unpublished = self._register(client, "take_unpublished")
         self.republished = self._register(client, "republished")
+        self.record_report = self._register(client, "record_report")
 
     @staticmethod
     def _register(client: redis.Redis, name: str) -> Script:

@@ -33,6 +33,7 @@ from distributie.ledger.records import (
     RunControlRefused,
 )
 from distributie.ledger.scripts import Scripts
+from distributie.ledger.sent import SentMessage, end_of_data_record
 from distributie.settings import RateLimit
 
 
@@ -119,19 +120,26 @@ class Transitions:
         )
 
     def mark_end_of_data(
-        self, run_id: str, key: str, claim: str, extra_lease: float, rate: RateLimit | None = None
+        self,
+        run_id: str,
+        key: str,
+        claim: str,
+        extra_lease: float,
+        rate: RateLimit | None = None,
+        sent: SentMessage | None = None,
     ) -> float | None:
-        """Record that the end of DATA goes out now.
+        """Record that the end of DATA goes out now, and with `sent` what is handed over.
 
         Returns 0 when recorded, None when the claim was taken over (the dot must not be
         sent), or the seconds to wait before asking again because the rate window is full.
         """
-        result = text(
-            self.scripts.mark_end_of_data(
-                keys=[recipient_key_of(run_id, key), RATE_LOG],
-                args=[claim, extra_lease, *_rate_args(rate)],
-            )
-        )
+        keys = [recipient_key_of(run_id, key), RATE_LOG]
+        args: list[str | float] = [claim, extra_lease, *_rate_args(rate)]
+        if sent is not None:
+            more_keys, more_args = end_of_data_record(run_id, key, sent)
+            keys += more_keys
+            args += more_args
+        result = text(self.scripts.mark_end_of_data(keys=keys, args=args))
         if result == "ok":
             return 0.0
         if result == "lost":

@@ -82,10 +82,18 @@ def status_json(status: RunStatus) -> dict[str, object]:
                 "updated_at": r.updated_at,
                 "waiting": r.waiting,
                 "history": r.history,
+                "auto_reply": _auto_reply(r),
             }
             for r in status.recipients
         ],
     }
+
+
+def _auto_reply(recipient: RecipientStatus) -> dict[str, object] | None:
+    """The latest automatic reply (out of office): when, and its first line; None if none."""
+    if recipient.auto_reply_at is None:
+        return None
+    return {"at": recipient.auto_reply_at, "reply": recipient.auto_reply}
 
 
 def status_rows(recipients: Iterable[RecipientStatus]) -> Iterable[list[object]]:

@@ -139,19 +139,23 @@ def resend(session: Session, run: str, gemeente: str, to: str | None, by: str) -
     if not isinstance(result, Requeued):
         raise UsageError(
             f"{gemeente} is still {result.state} in run {run_id}: wait until it is sent, failed, "
-            f"unknown or cancelled before resending"
+            f"unknown, bounced or cancelled before resending"
         )
     enqueue(session, run_id, [(key, result.seq)])
     return Requeue(run_id, [(key, result.seq)])
 
 
-def retry(session: Session, run: str, by: str) -> Requeue:
-    """Queue every failed and unknown recipient again and hand them to the workers."""
+def retry(session: Session, run: str, by: str, bounced: bool = False) -> Requeue:
+    """Queue every failed and unknown recipient again (with `bounced`, the bounced ones too)
+    and hand them to the workers."""
     ledger = session.ledger
     run_id = require_run(ledger, run)
+    wanted = states.RETRYABLE_BY_OPERATOR
+    if bounced:
+        wanted = wanted | states.RETRYABLE_WHEN_BOUNCED
     queued: list[QueuedItem] = []
     for recipient in ledger.status(run_id, with_history=False).recipients:
-        if recipient.state in states.RETRYABLE_BY_OPERATOR:
+        if recipient.state in wanted:
             result = ledger.requeue(run_id, recipient.key, by, None, "retry requested")
             if isinstance(result, Requeued):
                 queued.append((recipient.key, result.seq))

@@ -42,6 +42,8 @@ COMMANDS = {
     "retry": "Send every failed and unknown recipient of a run again",
     "cancel": "Cancel every queued and retrying recipient",
     "worker": "Start a worker that sends queued messages",
+    "bounces": "Read the bounce mailbox",
+    "archive": "Write every message a run sent, rebuilt and proven",
 }
 
 

@@ -240,7 +240,7 @@ def test_status_state_filter_writes_only_the_recipients_that_need_attention(
 
 
 def test_status_with_a_state_that_does_not_exist_exits_2(worker_pool: WorkerPool) -> None:
-    result = distributie("status", "--state", "bounced", env=worker_pool.env)
+    result = distributie("status", "--state", "delivered", env=worker_pool.env)
 
     assert result.returncode == 2
     assert "not a state" in result.stderr

@@ -12,7 +12,9 @@ import redis
 
 from distributie import states
 from distributie.delivery import tasks
+from distributie.ledger import Ledger
 from distributie.ledger.keys import bundle_key
+from tests.support.imap import TestIMAPServer
 from tests.support.workers import (
     WorkerPool,
     session_for,
@@ -101,3 +103,13 @@ def test_every_recipients_error_in_a_batch_is_logged(
     assert counts[states.FAILED] == 3
     assert sorted(e["gemeente"] for e in errors) == sorted(handle.keys)
     assert all("is not in the ledger" in e["exception"] for e in errors)
+
+
+def test_the_workers_poll_the_bounce_mailbox_only_when_one_is_configured(
+    ledger: Ledger, imap_server: TestIMAPServer
+) -> None:
+    without = tasks.worker_duties(imap_server.settings(bounce_imap_host=None), ledger)
+    with_mailbox = tasks.worker_duties(imap_server.settings(bounce_poll_seconds=30), ledger)
+
+    assert "bounces" not in [d.name for d in without]
+    assert [(d.name, d.every) for d in with_mailbox if d.name == "bounces"] == [("bounces", 30)]

@@ -46,6 +46,7 @@ def test_status_json_has_the_public_shape(ledger: Ledger) -> None:
         "updated_at",
         "waiting",
         "history",
+        "auto_reply",  # added with the bounce mailbox (issue 12): None, or {"at", "reply"}
     }
 
 

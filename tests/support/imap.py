@@ -10,7 +10,7 @@ import re
 import socket
 import ssl
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,7 +125,7 @@ class _Login(Login):
             credentials.verify(None)
         except ExternalVerificationRequired as exc:
             token = exc.token
-        if credentials.authzid != self._server.username or token != self._server.access_token:
+        if credentials.authzid != self._server.username or not self._server.accepts(token):
             raise self._refusal(token or "")
         self._server._logged_in("xoauth2", credentials.authzid)
         return Identity(credentials.authzid, self, None, frozenset())
@@ -148,7 +148,9 @@ class TestIMAPServer:
     (implicit, as on 993). `delimiter`: the hierarchy delimiter its LIST reports. `without`:
     capabilities to leave out ("MOVE", "UIDPLUS"; their commands are refused too). With
     `xoauth2`, AUTHENTICATE XOAUTH2 succeeds only with `access_token` (settable any time).
-    With `echo_secret_on_failure` a refused login's reply quotes the password or token."""
+    With `echo_secret_on_failure` a refused login's reply quotes the password or token.
+    `token_check` replaces the comparison with `access_token` (e.g. a real token endpoint's
+    `is_current`)."""
 
     __test__ = False  # not a test class, despite the name
 
@@ -165,6 +167,7 @@ class TestIMAPServer:
         xoauth2: bool = False,
         access_token: str | None = None,
         echo_secret_on_failure: bool = False,
+        token_check: Callable[[str], bool] | None = None,
     ) -> None:
         if security != "none" and ca is None:
             raise ValueError("a TLS server needs a trustme CA")
@@ -179,6 +182,7 @@ class TestIMAPServer:
         self.xoauth2 = xoauth2
         self.access_token = access_token
         self.echo_secret_on_failure = echo_secret_on_failure
+        self.token_check = token_check
         self.logins: list[tuple[str, str]] = []  # (mechanism, user) of each successful login
         self._tls = _server_tls_context(ca) if ca is not None else None
         self._ready = threading.Event()
@@ -255,6 +259,13 @@ class TestIMAPServer:
         self._ready.set()
         async with listener:
             await self._stopping.wait()
+
+    def accepts(self, token: str | None) -> bool:
+        if token is None:
+            return False
+        if self.token_check is not None:
+            return self.token_check(token)
+        return token == self.access_token
 
     def _logged_in(self, mechanism: str, user: str) -> None:
         with self._lock:
@@ -338,6 +349,20 @@ class TestIMAPServer:
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    def environ(self) -> dict[str, str]:
+        """DISTRIBUTIE_BOUNCE_IMAP_* variables for clients in other processes (commands,
+        workers)."""
+        env = {
+            "DISTRIBUTIE_BOUNCE_IMAP_HOST": self.host,
+            "DISTRIBUTIE_BOUNCE_IMAP_PORT": str(self.port),
+            "DISTRIBUTIE_BOUNCE_IMAP_SECURITY": self.security,
+            "DISTRIBUTIE_BOUNCE_IMAP_USERNAME": self.username,
+            "DISTRIBUTIE_BOUNCE_IMAP_PASSWORD": self.password,
+        }
+        if self.ca_file is not None:
+            env["DISTRIBUTIE_BOUNCE_IMAP_CA_FILE"] = str(self.ca_file)
+        return env
 
 
 # -- pytest fixtures -----------------------------------------------------------------------

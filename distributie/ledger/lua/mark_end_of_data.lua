@@ -1,5 +1,7 @@
 -- Record that the end of DATA goes out now, if the claim still holds and the rate allows.
--- KEYS: recipient, rate log; ARGV: claim, extra lease seconds, rate count, rate period, margin
+-- KEYS: recipient, rate log, [sent messages, sent-to index of the address]
+-- ARGV: claim, extra lease seconds, rate count, rate period, margin,
+--       [attempt, what is handed over (JSON), index member run/key/resend]
 -- Returns 'ok' (marked), 'lost' (the claim was taken over) or the seconds to wait for the rate
 -- window before asking again.
 local t = now()
@@ -19,4 +21,11 @@ if rate_count > 0 then
 end
 redis.call('HSET', KEYS[1], 'stage', STAGE.end_of_data, 'lease_until', t + tonumber(ARGV[2]),
   'end_of_data_at', t)
+if ARGV[6] then
+  -- The archive's proof of what was sent, per attempt; and who was sent what, by address.
+  local sent = cjson.decode(ARGV[7])
+  sent['at'] = t
+  redis.call('HSET', KEYS[3], ARGV[6], cjson.encode(sent))
+  redis.call('ZADD', KEYS[4], t, ARGV[8])
+end
 return VERDICT.ok
