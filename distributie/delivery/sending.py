@@ -20,6 +20,7 @@ import redis
 
 from distributie import states
 from distributie.compose.addressing import addressing_for
+from distributie.compose.dkim import DKIMError, DKIMSigner, dkim_signer
 from distributie.compose.mailing import Mailing, mailing_from_bundle
 from distributie.compose.message import ComposedMessage, compose
 from distributie.compose.recipients import Recipient
@@ -70,6 +71,7 @@ class RunContext:
 
     mailing: Mailing
     compiled: CompiledMailing
+    signer: DKIMSigner | DKIMError | None  # None: no DKIM; an error: every message fails on it
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,9 @@ class Attempt:
     started: float
     message_id: str = ""
     end_of_data_sent: bool = False  # after this, the outcome may be "accepted"
+    # The DKIM-Signature header line(s) of this attempt (b"" without DKIM): what goes out is
+    # prefix + the built message.
+    prefix: bytes = b""
 
 
 def _outcome_of(exc: SendError) -> Outcome:
@@ -207,7 +212,12 @@ class RecipientSender:
         if context is None:
             sha = self.ledger.run_info(run_id)["templates_sha256"]
             mailing = mailing_from_bundle(self.ledger.load_bundle(sha))
-            context = self._runs[run_id] = RunContext(mailing, compile_mailing(mailing))
+            signer: DKIMSigner | DKIMError | None
+            try:
+                signer = dkim_signer(self.settings, mailing.spec.sender.from_address)
+            except DKIMError as exc:
+                signer = exc
+            context = self._runs[run_id] = RunContext(mailing, compile_mailing(mailing), signer)
         return context
 
     def _prepare(self, attempt: Attempt) -> ComposedMessage | Outcome:
@@ -236,6 +246,11 @@ class RecipientSender:
                 f"DISTRIBUTIE_MAX_MESSAGE_BYTES={limit}"
             )
             return Outcome(states.FAILED, states.OUTCOME_PERMANENT, reason)
+        if isinstance(run.signer, DKIMError):
+            return Outcome(states.FAILED, states.OUTCOME_PERMANENT, str(run.signer))
+        if run.signer is not None:
+            # Signed per attempt, over the final bytes: every header is set by now.
+            attempt.prefix = run.signer.signature_headers(message.data)
         return message
 
     def _prepare_and_send(self, attempt: Attempt) -> Outcome:
@@ -251,7 +266,7 @@ class RecipientSender:
             self.transport.close()  # its connection slot expired: reconnect through the gate
         try:
             reply = self.transport.send(
-                envelope, prepared.data, lambda: self._mark_end_of_data(attempt)
+                envelope, attempt.prefix + prepared.data, lambda: self._mark_end_of_data(attempt)
             )
         except SendError as exc:
             return _outcome_of(exc)
