@@ -5,6 +5,7 @@ input, settings or usage. A user's mistake never shows a traceback.
 """
 
 from distributie.cli import (  # noqa: F401  (they register their commands)
+    dkim,
     mailing,
     runs,
     sending,

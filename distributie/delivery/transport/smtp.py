@@ -72,6 +72,32 @@ def _readable(sock: socket.socket) -> bool:
     return bool(select.select([sock], [], [], 0)[0])
 
 
+def _early_reply(smtp: smtplib.SMTP, where: str) -> tuple[int, str] | None:
+    """A server that gives up in the middle of DATA (size limit, shutdown) says so before we
+    send the final dot; noticing it here keeps that a plain failure instead of an unknown
+    outcome."""
+    sock = smtp.sock
+    if sock is None:
+        raise smtplib.SMTPServerDisconnected("connection closed during DATA")
+    buffered = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+    if not buffered and not _readable(sock):
+        return None
+    timeout = sock.gettimeout()
+    sock.settimeout(0)
+    try:
+        data = sock.recv(4096)
+    except (BlockingIOError, ssl.SSLWantReadError):
+        # Readable for TLS bookkeeping (e.g. a session ticket), not for a reply.
+        return None
+    finally:
+        sock.settimeout(timeout)
+    if not data:
+        raise smtplib.SMTPServerDisconnected(f"{where} closed the connection during DATA")
+    line = data.split(b"\n", 1)[0]
+    code = int(line[:3]) if line[:3].isdigit() else -1
+    return code, decode(line[4:].strip())
+
+
 def data_body(message: bytes) -> bytes:
     """The DATA payload without its final dot: CRLF line endings, dot-stuffed, ending in CRLF."""
     body = message
@@ -219,38 +245,11 @@ class SMTPTransport:
             raise _RefusedReply(code, decode(text))
         for start in range(0, len(body), _SEND_CHUNK):
             smtp.send(body[start : start + _SEND_CHUNK])
-        early = self._early_reply(smtp)
+        early = _early_reply(smtp, self._peer.where)
         if early is not None:
+            # The dialogue is out of step after this, whatever was said.
+            self._disconnect()
             raise _RefusedReply(*early)
-
-    def _early_reply(self, smtp: smtplib.SMTP) -> tuple[int, str] | None:
-        """A server that gives up in the middle of DATA (size limit, shutdown) says so before we
-        send the final dot; noticing it here keeps that a plain failure instead of an unknown
-        outcome."""
-        sock = smtp.sock
-        if sock is None:
-            raise smtplib.SMTPServerDisconnected("connection closed during DATA")
-        buffered = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
-        if not buffered and not _readable(sock):
-            return None
-        timeout = sock.gettimeout()
-        sock.settimeout(0)
-        try:
-            data = sock.recv(4096)
-        except (BlockingIOError, ssl.SSLWantReadError):
-            # Readable for TLS bookkeeping (e.g. a session ticket), not for a reply.
-            return None
-        finally:
-            sock.settimeout(timeout)
-        if not data:
-            raise smtplib.SMTPServerDisconnected(
-                f"{self._peer.where} closed the connection during DATA"
-            )
-        # The dialogue is out of step after this, whatever was said.
-        self._disconnect()
-        line = data.split(b"\n", 1)[0]
-        code = int(line[:3]) if line[:3].isdigit() else -1
-        return code, decode(line[4:].strip())
 
     def _finish(self, smtp: smtplib.SMTP) -> Reply:
         try:
