@@ -180,4 +180,3 @@ def test_every_message_received_has_a_dkim_signature_that_verifies(delivery: Del
     ]
     assert unverified == []
     assert all(m.data.startswith(b"DKIM-Signature: v=1; a=rsa-sha256;") for m in delivery.messages)
-
