@@ -41,6 +41,9 @@ from tests.support.xoauth2_smtp import SignIn, XOAuth2SMTPServer
 COUNT = 300
 LIFETIME = 20.0
 RENEWED_AFTER = LIFETIME * 0.9  # a tenth of the lifetime before it ends (oauth.py)
+# A token's age counts from before its request went out, the endpoint notes the answer: a
+# slow first request (a busy machine, a process's first TLS handshake) shortens the gap.
+REQUEST_TIME = 2.5
 RATE = "8/s"
 SELECTOR = "distributie2026"
 DOMAIN = "veiligheidscollege-mn.example"  # the bundled mailing's From domain
@@ -159,7 +162,7 @@ def test_each_process_asks_for_a_token_at_most_once_per_token_lifetime(
     for requests in by_process.values():
         moments = sorted(r.at for r in requests)
         gaps = [later - earlier for earlier, later in itertools.pairwise(moments)]
-        assert all(gap > RENEWED_AFTER - 0.5 for gap in gaps), gaps
+        assert all(gap > RENEWED_AFTER - REQUEST_TIME for gap in gaps), gaps
         assert len(moments) <= delivery.seconds / RENEWED_AFTER + 1
     assert all(r.status == 200 for r in delivery.token_requests)
 
