@@ -1,11 +1,13 @@
 """OAuth2 client-credentials tokens (RFC 6749 §4.4) for XOAUTH2 sign-in to SMTP and IMAP.
 
 A token is reused until shortly before it expires, so a process asks once per token lifetime.
+`shared_token_source(settings)` gives every user in a process (the SMTP transport, the bounce
+mailbox) the same source; the SASL response itself is in distributie/sasl.py.
 """
 
 from __future__ import annotations
 
-import base64
+import hashlib
 import logging
 import os
 import ssl
@@ -13,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn, overload
+from typing import Any, NoReturn
 from urllib.parse import quote_plus, urlsplit
 
 import httpx2
@@ -21,7 +23,9 @@ from authlib.integrations.httpx_client import OAuth2Client
 from authlib.integrations.httpx_client import OAuthError as AuthlibOAuthError
 from pydantic import SecretStr
 
+from distributie import __version__
 from distributie.errors import ConfigError, DistributieError
+from distributie.sasl import XOAuth2Response, xoauth2_authobject, xoauth2_base64, xoauth2_string
 from distributie.settings import Settings, is_loopback
 
 __all__ = [
@@ -33,6 +37,7 @@ __all__ = [
     "TokenSource",
     "TokenUnavailableError",
     "XOAuth2Response",
+    "shared_token_source",
     "xoauth2_authobject",
     "xoauth2_base64",
     "xoauth2_string",
@@ -177,6 +182,10 @@ class TokenSource:
             self._token = self._fetch()
             return self._token
 
+    def access_token(self) -> str:
+        """The current token's value: what BounceMailbox(access_token=...) calls at each login."""
+        return self.token().value
+
     def renew(self, rejected: AccessToken) -> AccessToken:
         """A new token in place of one a server refused (it expired early or was revoked)."""
         with self._process_lock():
@@ -224,6 +233,8 @@ class TokenSource:
                 timeout=self._timeout,
                 # Plain http (loopback only) has no certificate to verify.
                 verify=self._tls if self._tls is not None else False,
+                # Which process asks: the endpoint's log (and a test) can count per process.
+                headers={"User-Agent": f"distributie/{__version__} (pid {os.getpid()})"},
             ) as client:
                 client.register_compliance_hook("access_token_response", self._check_status)
                 answer = client.fetch_token(self._url, grant_type="client_credentials")
@@ -342,47 +353,24 @@ def _cause(exc: BaseException, kind: type[ssl.SSLCertVerificationError]) -> Any:
     return None
 
 
-# -- SASL XOAUTH2 ----------------------------------------------------------------------------
+_shared: dict[tuple[object, ...], TokenSource] = {}
+_shared_lock = threading.Lock()
 
 
-def xoauth2_string(mailbox: str, token: AccessToken) -> str:
-    """The XOAUTH2 initial client response before base64: user=…^Aauth=Bearer …^A^A."""
-    return f"user={mailbox}\x01auth=Bearer {token.value}\x01\x01"
-
-
-def xoauth2_base64(mailbox: str, token: AccessToken) -> str:
-    """The same, base64-encoded, as it goes on the wire after `AUTH XOAUTH2 `."""
-    return base64.b64encode(xoauth2_string(mailbox, token).encode("utf-8")).decode("ascii")
-
-
-class XOAuth2Response:
-    """The XOAUTH2 authobject: `smtp.auth("XOAUTH2", r, initial_response_ok=True)` or
-    `imap.authenticate("XOAUTH2", r.imap)`; both base64-encode what it returns.
-
-    On a refusal the server first sends a challenge (an error in JSON); the answer to that is
-    an empty line, after which the server gives its final 535 / NO.
-    """
-
-    __slots__ = ("_mailbox", "_token")
-
-    def __init__(self, mailbox: str, token: AccessToken) -> None:
-        self._mailbox = mailbox
-        self._token = token
-
-    @overload
-    def __call__(self, challenge: None = None, /) -> str: ...
-    @overload
-    def __call__(self, challenge: bytes, /) -> str: ...
-    def __call__(self, challenge: bytes | None = None, /) -> str:
-        return "" if challenge else xoauth2_string(self._mailbox, self._token)
-
-    def imap(self, challenge: bytes) -> bytes:
-        return self(challenge).encode("utf-8")
-
-    def __repr__(self) -> str:
-        return f"XOAuth2Response({self._mailbox!r}, <hidden>)"
-
-
-def xoauth2_authobject(mailbox: str, token: AccessToken) -> XOAuth2Response:
-    """The authobject for smtplib.SMTP.auth and (its .imap) imaplib.IMAP4.authenticate."""
-    return XOAuth2Response(mailbox, token)
+def shared_token_source(settings: Settings) -> TokenSource:
+    """The one TokenSource of this process for these settings' client, made on first use: SMTP
+    and IMAP (the same scope serves both on Microsoft 365) then share one token."""
+    secret = settings.oauth_client_secret.get_secret_value() if settings.oauth_client_secret else ""
+    key = (
+        settings.oauth_token_endpoint,
+        settings.oauth_client_id,
+        hashlib.sha256(secret.encode()).hexdigest(),  # a changed secret is another client
+        settings.oauth_scope,
+        settings.oauth_ca_file,
+        settings.smtp_timeout,
+    )
+    with _shared_lock:
+        source = _shared.get(key)
+        if source is None:
+            source = _shared[key] = TokenSource.from_settings(settings)
+        return source

@@ -8,6 +8,7 @@ from distributie.cli import (  # noqa: F401  (they register their commands)
     archive,
     bounces,
     control,
+    dkim,
     mailing,
     runs,
     sending,

@@ -10,7 +10,44 @@ import typer
 from distributie.cli.app import MailingOption, RecipientsOption, cli, guarded, load, out
 from distributie.errors import MAX_LISTED_PROBLEMS
 from distributie.operations import mailings
-from distributie.operations.mailings import BUNDLED_MAILING
+from distributie.operations.dkim import DKIMSetup, dkim_setup
+from distributie.operations.mailings import BUNDLED_MAILING, CheckedMailing
+from distributie.operations.signin import SignIn, try_sign_in
+
+
+def _print_senders(checked: CheckedMailing) -> None:
+    sender = checked.mailing.spec.sender
+    author = sender.from_address
+    out.print(f"From:        {sender.from_name} <{author}>" if sender.from_name else author)
+    if sender.on_behalf_of:
+        out.print(
+            f"Sender:      {sender.name} <{sender.address}> (sends on behalf of From: the "
+            f"mailbox needs the right to, on Microsoft 365 Send on Behalf)"
+        )
+
+
+def _print_dkim(setup: DKIMSetup | None) -> None:
+    if setup is None:
+        out.print("DKIM:        not signed (no DISTRIBUTIE_DKIM_KEY_FILE)")
+        return
+    selectors = ", ".join(setup.selectors)
+    out.print(
+        f"DKIM:        signed for {setup.domain} (selector {selectors}; {', '.join(setup.keys)}), "
+        f"aligned with From"
+    )
+    out.print(
+        "             The published DNS record cannot be checked offline: make sure it is what "
+        "`distributie dkim dns` prints."
+    )
+
+
+def _print_sign_in(signed_in: SignIn | None) -> None:
+    if signed_in is not None:
+        where = f" at {signed_in.smtp}" if signed_in.smtp else " (token only: no SMTP host)"
+        out.print(
+            f"Sign-in:     OAuth2 (XOAUTH2) as {signed_in.mailbox}{where}: OK, token valid "
+            f"{signed_in.token_lifetime:g} s"
+        )
 
 
 @cli.command()
@@ -27,6 +64,9 @@ def check(mailing: MailingOption = BUNDLED_MAILING, recipients: RecipientsOption
         + "  (first recipient)"
     )
     out.print(f"Subject:     {sample.subject}")
+    _print_senders(checked)
+    _print_dkim(guarded(lambda: dkim_setup(settings, checked.mailing)))
+    _print_sign_in(guarded(lambda: try_sign_in(settings)))
     if checked.warnings:
         out.print(f"Warnings:    {len(checked.warnings)} (accepted; look at these cells):")
         for warning in checked.warnings[:MAX_LISTED_PROBLEMS]:

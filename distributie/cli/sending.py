@@ -26,6 +26,7 @@ from distributie.cli.app import (
 )
 from distributie.operations import mailings
 from distributie.operations import runs as run_ops
+from distributie.operations.dkim import dkim_setup
 from distributie.operations.follow import run_until_done, worker_log
 from distributie.operations.mailings import BUNDLED_MAILING, CheckedMailing
 from distributie.operations.schedule import parse_start
@@ -202,6 +203,7 @@ def send(
             "`distributie worker`: without them the run's workers stop when send returns"
         )
     checked = guarded(lambda: mailings.check(settings, mailing, recipients))
+    guarded(lambda: dkim_setup(settings, checked.mailing))  # a key the workers cannot sign with
     chosen = guarded(
         lambda: mailings.select_recipients(checked.recipients.recipients, only or [], limit)
     )

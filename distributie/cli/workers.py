@@ -8,6 +8,7 @@ import typer
 
 from distributie.cli.app import cli, guarded, load, out
 from distributie.operations.session import open_session
+from distributie.operations.signin import try_sign_in
 from distributie.operations.workers import run_worker, workers_online
 
 
@@ -36,8 +37,12 @@ def worker(
 def ping(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for replies.")] = 2.0,
 ) -> None:
-    """Say how many workers are consuming the queue (exit 1 when none: a health check)."""
+    """Say how many workers are consuming the queue (exit 1 when none: a health check); with
+    DISTRIBUTIE_SMTP_AUTH=xoauth2 first try the sign-in (exit 2 when it is refused)."""
     settings = load()
+    signed_in = guarded(lambda: try_sign_in(settings))
+    if signed_in is not None:
+        out.print(f"OAuth2 sign-in as {signed_in.mailbox}: OK")
 
     def count() -> int:
         with open_session(settings) as session:

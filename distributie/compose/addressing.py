@@ -26,6 +26,17 @@ class Addressing:
     recipient_key: str
     resend: int  # 0 for the run's first send; every operator resend/retry adds one
     test: bool = False  # a proefzending: "[PROEF]" before the subject, X-Distributie-Test: yes
+    # Sending on behalf of someone else: they are in From, the sender above in Sender.
+    on_behalf_name: str = ""
+    on_behalf_address: str | None = None
+
+    @property
+    def from_name(self) -> str:
+        return self.on_behalf_name if self.on_behalf_address else self.sender_name
+
+    @property
+    def from_address(self) -> str:
+        return self.on_behalf_address or self.sender_address
 
     @property
     def message_id(self) -> str:
@@ -50,4 +61,6 @@ def addressing_for(
         recipient_key=recipient.key,
         resend=resend,
         test=test,
+        on_behalf_name=sender.from_name if sender.on_behalf_of else "",
+        on_behalf_address=sender.from_address if sender.on_behalf_of else None,
     )

@@ -279,6 +279,17 @@ class DKIMSigner:
         """The message with its DKIM-Signature header(s) in front: the bytes to send. Sign the
         final bytes, after every header is set; bare line feeds come back as CRLF."""
         message, headers, body = _split_message(message)
+        return self._signatures(headers, body) + message
+
+    def signature_headers(self, message: bytes) -> bytes:
+        """Just the DKIM-Signature header field(s) for `message` (CRLF line endings, as every
+        message distributie builds has): the bytes to send are this prefix + the message,
+        exactly what `sign` returns. Keeping the prefix lets an archive rebuild the signed
+        bytes from the unsigned message without the key."""
+        _, headers, body = _split_message(message)
+        return self._signatures(headers, body)
+
+    def _signatures(self, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
         names = [name.lower() for name, _ in headers]
         if b"from" not in names:
             raise ValueError("a message without a From header cannot be DKIM-signed")
@@ -290,11 +301,10 @@ class DKIMSigner:
         canonical = Relaxed.canonicalize_headers(dkimpy.select_headers(headers, signed))
         header_data = b"".join(name + b":" + value for name, value in canonical)
         timestamp = str(int(self._clock()))
-        fields = [
+        return b"".join(
             self._signature(key, selector, signed, body_hash, header_data, timestamp)
             for key, selector in zip(self.keys, self.selectors, strict=True)
-        ]
-        return b"".join(fields) + message
+        )
 
     def _signature(
         self,

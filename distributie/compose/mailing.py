@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,19 +35,68 @@ def _valid_address(value: str) -> str:
         raise ValueError(f"{value!r}: {exc}") from None
 
 
+# "Name <address>", the name optionally in double quotes, or the address alone.
+_NAME_ADDR = re.compile(
+    r'^\s*(?:"(?P<quoted>[^"]*)"|(?P<name>[^"<>]*?))\s*<(?P<address>[^<>]*)>\s*$'
+)
+
+
+def parse_name_address(value: str) -> tuple[str, str]:
+    """("Name", "address") from "Name <address>" or a bare address; raises ValueError."""
+    found = _NAME_ADDR.match(value)
+    name, address = "", value
+    if found is not None:
+        name = found.group("name") if found.group("quoted") is None else found.group("quoted")
+        address = found.group("address")
+    if any(not c.isprintable() for c in name):
+        # It goes into the From header: no line breaks or control characters.
+        raise ValueError(f"{value!r}: the name contains a line break or control character")
+    return name.strip(), _valid_address(address.strip())
+
+
 class Sender(_Strict):
+    """Who sends: the mailbox (`address`, MAIL FROM and the relay's sign-in), and with
+    `on_behalf_of` someone else in From, the mailbox then in Sender."""
+
     name: str
     address: str
     reply_to: str | None = None
+    on_behalf_of: str | None = None  # "Voorzitter Regionaal Veiligheidscollege <voorzitter@…>"
 
     _address = field_validator("address", "reply_to")(
         lambda value: None if value is None else _valid_address(value)
     )
 
+    @field_validator("on_behalf_of")
+    @classmethod
+    def _name_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        name, address = parse_name_address(value)
+        return f"{name} <{address}>" if name else address
+
+    @model_validator(mode="after")
+    def _someone_else(self) -> Self:
+        if self.on_behalf_of is not None and self.from_address == self.address:
+            raise ValueError(
+                "on_behalf_of has the sender's own address: leave it out to send as yourself"
+            )
+        return self
+
     @property
     def domain(self) -> str:
-        """The sender's domain: the right-hand side of every Message-ID of this mailing."""
+        """The sending mailbox's domain: the right-hand side of every Message-ID."""
         return self.address.rpartition("@")[2]
+
+    @property
+    def from_name(self) -> str:
+        """The display name in From."""
+        return parse_name_address(self.on_behalf_of)[0] if self.on_behalf_of else self.name
+
+    @property
+    def from_address(self) -> str:
+        """The address in From (what DKIM and DMARC align with)."""
+        return parse_name_address(self.on_behalf_of)[1] if self.on_behalf_of else self.address
 
 
 class MessageSpec(_Strict):

@@ -112,6 +112,12 @@ def _from_header(sender_name: str, sender_address: str) -> bytes:
 
 
 @functools.lru_cache(maxsize=64)
+def _sender_header(name: str, address: str | None) -> bytes:
+    # RFC 5322 §3.6.2: the mailbox that sent it, when From names someone else.
+    return _fold("Sender", _address(name, address)) if address else b""
+
+
+@functools.lru_cache(maxsize=64)
 def _reply_to_header(reply_to: str | None) -> bytes:
     return _fold("Reply-To", reply_to) if reply_to else b""
 
@@ -205,8 +211,10 @@ def build_message(
     """
     date = date or datetime.now().astimezone()
     seed = f"{addressing.message_id} {format_date(date)}".encode()
+    on_behalf = addressing.on_behalf_address is not None
     headers = [
-        _from_header(addressing.sender_name, addressing.sender_address),
+        _from_header(addressing.from_name, addressing.from_address),
+        _sender_header(addressing.sender_name, addressing.sender_address if on_behalf else None),
         _fold("To", _address(rendered.to_name, addressing.to_address)),
         _reply_to_header(addressing.reply_to),
         _fold_text("Subject", TEST_SUBJECT_PREFIX + rendered.subject)

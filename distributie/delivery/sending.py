@@ -24,6 +24,7 @@ import redis
 from distributie import states
 from distributie.compose.addressing import addressing_for
 from distributie.compose.bounds import RenderLimits
+from distributie.compose.dkim import DKIMError, DKIMSigner, dkim_signer
 from distributie.compose.mailing import Mailing, mailing_from_bundle
 from distributie.compose.message import ComposedMessage, compose, format_date
 from distributie.compose.recipients import Recipient
@@ -75,6 +76,7 @@ class RunContext:
     mailing: Mailing
     compiled: CompiledMailing
     test: bool  # a proefzending: every message marked [PROEF]
+    signer: DKIMSigner | DKIMError | None  # None: no DKIM; an error: every message fails on it
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,9 @@ class Outcome:
 class Outgoing:
     """What goes out: `prefix + message.data`, the message built with an explicit `date`.
 
-    `prefix` is b"" today and the DKIM-Signature header line(s) once signing lands. The
-    ledger records the date, the prefix and the sha256 of `data` with the attempt, so the
-    archive rebuilds `prefix + build_message(rendered, addressing, date)` byte for byte.
+    `prefix` is the DKIM-Signature header line(s) (b"" without DKIM). The ledger records the
+    date, the prefix and the sha256 of `data` with the attempt, so the archive rebuilds
+    `prefix + build_message(rendered, addressing, date)` byte for byte without the key.
     """
 
     message: ComposedMessage
@@ -245,7 +247,13 @@ class RecipientSender:
             info = self.ledger.run_info(run_id)
             mailing = mailing_from_bundle(self.ledger.load_bundle(info["templates_sha256"]))
             test = info.get("kind") == states.RUN_KIND_TEST
-            context = self._runs[run_id] = RunContext(mailing, compile_mailing(mailing), test)
+            signer: DKIMSigner | DKIMError | None
+            try:
+                signer = dkim_signer(self.settings, mailing.spec.sender.from_address)
+            except DKIMError as exc:
+                signer = exc
+            compiled = compile_mailing(mailing)
+            context = self._runs[run_id] = RunContext(mailing, compiled, test, signer)
         return context
 
     def _prepare(self, attempt: Attempt) -> Outgoing | Outcome:
@@ -277,7 +285,11 @@ class RecipientSender:
                 f"DISTRIBUTIE_MAX_MESSAGE_BYTES={limit}"
             )
             return Outcome(states.FAILED, states.OUTCOME_PERMANENT, reason)
-        return Outgoing(message, date, message.data)
+        if isinstance(run.signer, DKIMError):
+            return Outcome(states.FAILED, states.OUTCOME_PERMANENT, str(run.signer))
+        # Signed per attempt, over the final bytes: every header is set by now.
+        prefix = run.signer.signature_headers(message.data) if run.signer is not None else b""
+        return Outgoing(message, date, prefix + message.data, prefix)
 
     def _prepare_and_send(self, attempt: Attempt) -> Outcome:
         prepared = self._prepare(attempt)

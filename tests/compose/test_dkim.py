@@ -139,6 +139,27 @@ def test_a_distributie_message_signed_verifies_with_dkimpy(signer: DKIMSigner) -
     )
 
 
+def test_the_signature_headers_are_what_sign_puts_in_front_of_the_message(
+    rsa_key: DKIMKey, ed25519_key: DKIMKey
+) -> None:
+    signer = DKIMSigner(
+        selector="distributie2026",
+        domain=DOMAIN,
+        key=rsa_key,
+        ed25519_key=ed25519_key,
+        clock=lambda: 1554726605.0,
+    )
+    message = distributie_message()
+
+    prefix = signer.signature_headers(message)
+
+    assert prefix + message == signer.sign(message)
+    assert prefix.startswith(b"DKIM-Signature: v=1; a=rsa-sha256;")
+    assert prefix.endswith(b"\r\n") and prefix.count(b"DKIM-Signature:") == 2
+    assert all(line.startswith((b"DKIM-Signature:", b" ")) for line in prefix.splitlines())
+    assert verifies(prefix + message, signer, 0) and verifies(prefix + message, signer, 1)
+
+
 def test_an_ed25519_signature_comes_next_to_the_rsa_one_and_both_verify(
     rsa_key: DKIMKey, ed25519_key: DKIMKey
 ) -> None:

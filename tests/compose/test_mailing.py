@@ -11,6 +11,8 @@ from distributie.compose.mailing import BUNDLED_MAILING, load_mailing, mailing_f
 from distributie.errors import InputError, Problem
 from tests.support.mailings import MAILINGS, MINIMAL, copy_mailing, replace_in
 
+CHAIR = "voorzitter@testregio.example"
+
 
 def problems_loading(directory: Path) -> list[Problem]:
     with pytest.raises(InputError) as caught:
@@ -221,6 +223,67 @@ def test_a_sender_address_with_non_ascii_before_the_at_is_refused(tmp_path: Path
     problem = only_problem_loading(folder)
 
     assert problem.reason.startswith("key 'sender.address': 'secr\u00e9tariaat@testregio")
+
+
+@pytest.mark.parametrize(
+    ("written", "name", "address"),
+    [
+        (f"Voorzitter Veiligheidsberaad <{CHAIR}>", "Voorzitter Veiligheidsberaad", CHAIR),
+        (f'"Voorzitter, Beraad" <{CHAIR}>', "Voorzitter, Beraad", CHAIR),
+        (CHAIR, "", CHAIR),
+        (
+            "Voorzitter <Voorzitter@Friesl\u00e2n.example>",
+            "Voorzitter",
+            "Voorzitter@xn--friesln-uwa.example",
+        ),
+    ],
+)
+def test_on_behalf_of_gives_the_name_and_address_in_from(
+    tmp_path: Path, written: str, name: str, address: str
+) -> None:
+    folder = copy_mailing(tmp_path)
+    replace_in(
+        folder / "mailing.toml",
+        'reply_to = "antwoord@testregio.example"',
+        f"reply_to = \"antwoord@testregio.example\"\non_behalf_of = '{written}'",
+    )
+
+    sender = load_mailing(folder).spec.sender
+
+    assert (sender.from_name, sender.from_address) == (name, address)
+    assert sender.address == "secretariaat@testregio.example"
+
+
+def test_without_on_behalf_of_the_sender_is_in_from() -> None:
+    sender = load_mailing(MINIMAL).spec.sender
+
+    assert (sender.from_name, sender.from_address) == (sender.name, sender.address)
+
+
+@pytest.mark.parametrize(
+    ("written", "reason"),
+    [
+        ("Voorzitter <voorzitter@>", "key 'sender.on_behalf_of': 'voorzitter@': not a valid"),
+        (
+            "Voorzitter <secretariaat@testregio.example>",
+            "key 'sender': on_behalf_of has the sender's own address",
+        ),
+        ("Voor\\u0007zitter <v@testregio.example>", "key 'sender.on_behalf_of': 'Voor\\x07zitter"),
+    ],
+)
+def test_a_bad_on_behalf_of_is_refused_naming_the_key(
+    tmp_path: Path, written: str, reason: str
+) -> None:
+    folder = copy_mailing(tmp_path)
+    replace_in(
+        folder / "mailing.toml",
+        'reply_to = "antwoord@testregio.example"',
+        f'reply_to = "antwoord@testregio.example"\non_behalf_of = "{written}"',
+    )
+
+    problem = only_problem_loading(folder)
+
+    assert problem.reason.startswith(reason), problem.reason
 
 
 def test_a_definition_that_is_not_toml_is_refused_naming_the_file(tmp_path: Path) -> None:

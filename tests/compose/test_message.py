@@ -135,6 +135,34 @@ def test_without_a_reply_address_there_is_no_reply_to() -> None:
     assert parse(raw)["Reply-To"] is None
 
 
+def test_without_on_behalf_there_is_no_sender_header() -> None:
+    assert MESSAGE["Sender"] is None
+
+
+def test_on_behalf_of_puts_that_address_in_from_and_the_mailbox_in_sender() -> None:
+    raw = build_message(
+        RENDERED,
+        addressing(
+            on_behalf_name="Voorzitter Veiligheidsberaad",
+            on_behalf_address="voorzitter@veiligheidsberaad.example",
+        ),
+    )
+
+    message = parse(raw)
+    [author] = message["From"].addresses
+    [sender] = message["Sender"].addresses
+    assert (author.display_name, author.addr_spec) == (
+        "Voorzitter Veiligheidsberaad",
+        "voorzitter@veiligheidsberaad.example",
+    )
+    assert (sender.display_name, sender.addr_spec) == (
+        "Veiligheidscollege Fryslân",
+        "secretariaat@veiligheidscollege.example",
+    )
+    # The mailbox that sends still gives its domain to the Message-ID.
+    assert message["Message-ID"].endswith("@veiligheidscollege.example>")
+
+
 def test_subject_decodes_back_to_the_rendered_subject() -> None:
     assert "Fryslân" not in raw_header(RAW, "Subject")
     assert (

@@ -1,16 +1,21 @@
-"""The SMTP password and the password in the Redis URL never show up anywhere.
+"""The SMTP password, the password in the Redis URL, the OAuth2 client secret, the OAuth2 access
+tokens and the DKIM private key never show up anywhere.
 
 One scenario runs every command as a real process with both secrets in its environment: against a
 private Redis that requires a password, an SMTP server that requires STARTTLS and AUTH, and real
 workers logging at INFO with Celery's banner on; with the right SMTP password, with a wrong one
 against a server that quotes the wrong password back, with broken settings, a worker with a wrong
-Redis password; and once with the embedded defaults and the outbox. Then
+Redis password; and once with the embedded defaults and the outbox; and with Microsoft 365's
+sign-in (XOAUTH2 against a server that quotes refused tokens back: check, ping and sending with
+the right client secret, a wrong one, a mailbox the token does not open, and a token revoked
+between messages), with DKIM signing. Then
 everything it produced is searched: stdout and stderr of every command, the worker logs, every
 key and value in Redis (the ledger and Celery's own keys), and every file left behind (the .eml
 files, the append-only files of both Redis servers). Searched for: each secret as it is, base64
 encoded (as AUTH LOGIN sends it) and inside AUTH PLAIN's "\\0user\\0password", URL-quoted, split
 over lines by a table, inside any base64 text (e.g. the bodies of Celery's task messages), and
-any ten characters of it.
+any ten characters of it. The access tokens and the DKIM key, made during the run, are searched
+for by every 40 characters of them, as they are and inside base64.
 """
 
 from __future__ import annotations
@@ -34,23 +39,37 @@ from urllib.parse import quote
 import pytest
 import redis
 import trustme
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
 from distributie import states
 from distributie.delivery.transport import SMTPTransport
 from distributie.errors import ConfigError
 from distributie.ledger import Ledger
+from distributie.oauth import TokenSource
 from distributie.runtime.redis_server import RedisServer
 from distributie.settings import Settings, load_settings
+from tests.support.oauth import TokenEndpoint
 from tests.support.smtp import RecordingSMTPServer
 from tests.support.workers import fast_settings_env, wait_until_settled, write_recipients
+from tests.support.xoauth2_smtp import XOAuth2SMTPServer
 
 SMTP_USER = "distributie"
 SMTP_SECRET = "Smtp-S3cret-p4ssw0rd-7c1e"
 WRONG_SMTP_SECRET = "Wrong-Smtp-S3cret-9d2f"
 REDIS_SECRET = "KNOWN-REDIS-SECRET-5a8c"
 WRONG_REDIS_SECRET = "WRONG-REDIS-SECRET-3e6b"
-SECRETS = (SMTP_SECRET, WRONG_SMTP_SECRET, REDIS_SECRET, WRONG_REDIS_SECRET)
+CLIENT_SECRET = "Oauth~Cl1ent-S3cret.value-8f4a"
+WRONG_CLIENT_SECRET = "Wrong~Cl1ent-S3cret.value-2c7e"
+SECRETS = (
+    SMTP_SECRET,
+    WRONG_SMTP_SECRET,
+    REDIS_SECRET,
+    WRONG_REDIS_SECRET,
+    CLIENT_SECRET,
+    WRONG_CLIENT_SECRET,
+)
 COUNT = 3
 # Whitespace and the box-drawing characters of rich's tables: a secret wrapped over two table
 # lines must still be found.
@@ -101,6 +120,28 @@ def leaks(data: bytes) -> list[str]:
     return sorted(found)
 
 
+# Secrets made during the run (access tokens, the DKIM key) are searched for by every piece of
+# this many characters: a leak of any 2 * _PIECE characters in a row contains a whole piece.
+_PIECE = 40
+
+
+def pieces(secret: str) -> list[str]:
+    body = "".join(line for line in secret.splitlines() if not line.startswith("-----"))
+    return [body[i : i + _PIECE] for i in range(0, len(body) - _PIECE + 1, _PIECE)]
+
+
+def made_secrets_in(data: bytes, secrets: dict[str, str]) -> list[str]:
+    """Which of these secrets (label -> secret) `data` gives away, as it is or in base64."""
+    text = data.decode("utf-8", "replace")
+    views = [text, _LAYOUT.sub("", text)]
+    views += [d.decode("utf-8", "replace") for d in _base64_decoded(data)]
+    return sorted(
+        label
+        for label, secret in secrets.items()
+        if any(piece in view for piece in pieces(secret) for view in views)
+    )
+
+
 @dataclass
 class Evidence:
     """Everything the scenario produced, labelled by where it came from."""
@@ -114,6 +155,9 @@ class Evidence:
     runs: dict[str, str] = field(default_factory=dict)  # phase -> run id
     ledger_states: dict[str, dict[str, int]] = field(default_factory=dict)
     root: Path = Path()
+    tokens: list[str] = field(default_factory=list)  # every access token the endpoint issued
+    oauth_replies: list[str] = field(default_factory=list)  # what the XOAUTH2 server said
+    dkim_key: str = ""  # the DKIM private key's PEM
 
     def text(self, label: str) -> str:
         return self.outputs[label].decode("utf-8", "replace")
@@ -247,6 +291,74 @@ def _embedded_outbox_phase(scenario: Scenario, base: dict[str, str]) -> None:
     scenario.run("embedded status --json", env, "status", "--json", cwd=work)
 
 
+def _xoauth2_phase(
+    scenario: Scenario,
+    base: dict[str, str],
+    ca: trustme.CA,
+    ca_file: Path,
+    recipients: str,
+    ledger: Ledger,
+    key_dir: Path,
+) -> None:
+    """Microsoft 365's sign-in and DKIM: the right client secret, a wrong one, a mailbox the
+    token does not open, and a token revoked between two messages; the server quotes every
+    token it refuses back."""
+    evidence = scenario.evidence
+    key_file = key_dir / "dkim.pem"  # outside the folder searched: the key itself is no leak
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    key_file.write_bytes(pem)
+    evidence.dkim_key = pem.decode()
+    with (
+        TokenEndpoint(ca=ca, ca_file=ca_file, client_secret=CLIENT_SECRET) as endpoint,
+        XOAuth2SMTPServer(
+            ca=ca, ca_file=ca_file, endpoint=endpoint, echo_token_on_refusal=True
+        ) as server,
+    ):
+        good = {
+            **base,
+            **server.environ(timeout=3),
+            "DISTRIBUTIE_DKIM_SELECTOR": "distributie2026",
+            "DISTRIBUTIE_DKIM_KEY_FILE": str(key_file),
+        }
+        assert good["DISTRIBUTIE_OAUTH_CLIENT_SECRET"] == CLIENT_SECRET
+        wrong = {**good, "DISTRIBUTIE_OAUTH_CLIENT_SECRET": WRONG_CLIENT_SECRET}
+        elsewhere = {**good, "DISTRIBUTIE_SMTP_USERNAME": "ander@elders.example"}
+        scenario.run("check with xoauth2", good, "check", "--recipients", recipients)
+        scenario.run("check with a wrong client secret", wrong, "check")
+        scenario.run("ping with a wrong client secret", wrong, "ping")
+        scenario.run("check with a mailbox the token does not open", elsewhere, "check")
+
+        worker = scenario.start_worker("xoauth2", good)
+        scenario.wait_for_log(worker, "xoauth2", b" ready.")
+        sent = scenario.run(
+            "send with xoauth2", good, "send", "--yes", "--json", "--recipients", recipients
+        )
+        run_id = evidence.runs["xoauth2"] = json.loads(sent.stdout)["run"]
+        endpoint.expire_all()  # revoked: the next message meets 535 at MAIL, quoting the token
+        scenario.run("resend with xoauth2", good, "resend", run_id, "Gemeente 0001", "--yes")
+        wait_until_settled(ledger, run_id, timeout=30)
+        scenario.stop_worker(worker)
+
+        worker = scenario.start_worker("xoauth2-elsewhere", elsewhere)
+        scenario.wait_for_log(worker, "xoauth2-elsewhere", b" ready.")
+        scenario.run(
+            "send to a mailbox the token does not open",
+            elsewhere,
+            "send",
+            "--yes",
+            "--recipients",
+            recipients,
+        )
+        run_id = evidence.runs["xoauth2 elsewhere"] = ledger.latest_run() or ""
+        wait_until_settled(ledger, run_id, timeout=30)
+        scenario.stop_worker(worker)
+        evidence.tokens = endpoint.issued
+        evidence.oauth_replies = server.replies()
+
+
 @pytest.fixture(scope="module")
 def evidence(
     tmp_path_factory: pytest.TempPathFactory, smtp_ca: trustme.CA, smtp_ca_file: Path
@@ -359,6 +471,8 @@ def evidence(
             )
             run3 = evidence.runs["cancelled"] = json.loads(queued.stdout)["run"]
             scenario.run("cancel", good, "cancel", run3)
+            key_dir = tmp_path_factory.mktemp("secret-dkim-key")
+            _xoauth2_phase(scenario, good, smtp_ca, smtp_ca_file, recipients, ledger, key_dir)
 
             scenario.parallel(
                 {
@@ -421,9 +535,15 @@ def test_the_commands_did_their_work(evidence: Evidence) -> None:
     ):
         assert results[label].returncode == 0, evidence.text(label)
 
+    for label in ("check with xoauth2", "send with xoauth2", "resend with xoauth2"):
+        assert results[label].returncode == 0, evidence.text(label)
+    assert results["send to a mailbox the token does not open"].returncode == 1
+
     assert evidence.ledger_states["good"][states.SENT] == COUNT
     assert evidence.ledger_states["wrong"][states.FAILED] == COUNT
     assert evidence.ledger_states["cancelled"][states.CANCELLED] == COUNT
+    assert evidence.ledger_states["xoauth2"][states.SENT] == COUNT
+    assert evidence.ledger_states["xoauth2 elsewhere"][states.FAILED] == COUNT
     outbox = [name for name in evidence.files if name.startswith("embedded/outbox/")]
     assert len([name for name in outbox if name.endswith(".eml")]) == COUNT
     assert len([name for name in evidence.files if name.startswith("render/")]) == COUNT
@@ -443,6 +563,29 @@ def test_the_error_paths_were_taken(evidence: Evidence) -> None:
         b"Cannot connect to redis://:**@"
         in evidence.worker_logs["worker-logs/wrong-redis-password.log"]
     )
+    for label in ("check with a wrong client secret", "ping with a wrong client secret"):
+        assert evidence.results[label].returncode == 2
+        assert "refused the client (invalid_client" in evidence.text(label)
+    refused = "check with a mailbox the token does not open"
+    assert evidence.results[refused].returncode == 2
+    assert "535 5.7.3 Authentication unsuccessful (token '***' not accepted)" in evidence.text(
+        refused
+    )
+
+
+def test_the_oauth_server_really_quoted_tokens_and_the_ledger_got_that_reply_redacted(
+    evidence: Evidence,
+) -> None:
+    assert len(evidence.tokens) >= 4
+    quoted = [t for t in evidence.tokens if any(t in reply for reply in evidence.oauth_replies)]
+    assert len(quoted) >= 2  # at MAIL after the revocation, and at AUTH for the other mailbox
+    shown = json.loads(evidence.results["status --json"].stdout)
+    assert shown["run"] == evidence.runs["xoauth2 elsewhere"]
+    for recipient in shown["recipients"]:
+        assert recipient["state"] == states.FAILED
+        assert recipient["last_reply"].startswith(
+            "535 5.7.3 Authentication unsuccessful (token '***' not accepted); "
+        )
 
 
 def test_the_server_really_quoted_the_wrong_password_and_the_ledger_got_that_reply(
@@ -480,13 +623,37 @@ def test_the_search_finds_every_form_of_a_secret() -> None:
     assert leaks(b"redis://:**@127.0.0.1:6379/0 535 5.7.8 (password '***' is wrong)") == []
 
 
+def test_the_search_finds_a_piece_of_a_made_secret_in_base64() -> None:
+    token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9" * 20
+    sasl = base64.b64encode(f"user=a@b.example\x01auth=Bearer {token}\x01\x01".encode())
+    assert made_secrets_in(b"AUTH XOAUTH2 " + sasl, {"token": token}) == ["token"]
+    assert made_secrets_in(f"x {token[100:190]} y".encode(), {"token": token}) == ["token"]
+    assert made_secrets_in(b"535 5.7.3 (token '***' not accepted)", {"token": token}) == []
+
+
+def test_no_access_token_or_dkim_key_anywhere(evidence: Evidence) -> None:
+    made = {f"access token {n}": token for n, token in enumerate(evidence.tokens, 1)}
+    made["the DKIM private key"] = evidence.dkim_key
+    assert len(made) >= 5 and "PRIVATE KEY" in evidence.dkim_key
+    everything = {
+        **evidence.outputs,
+        **evidence.worker_logs,
+        **evidence.redis_values,
+        **evidence.files,
+    }
+    found = {
+        label: hit for label, data in everything.items() if (hit := made_secrets_in(data, made))
+    }
+    assert found == {}
+
+
 def test_no_secret_in_the_output_of_any_command(evidence: Evidence) -> None:
-    assert len(evidence.outputs) == 21
+    assert len(evidence.outputs) == 28
     assert _found(evidence.outputs) == {}
 
 
 def test_no_secret_in_any_worker_log(evidence: Evidence) -> None:
-    assert len(evidence.worker_logs) == 3
+    assert len(evidence.worker_logs) == 5
     assert _found(evidence.worker_logs) == {}
 
 
@@ -517,6 +684,9 @@ def secret_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DISTRIBUTIE_SMTP_HOST", "smtp.example.org")
     monkeypatch.setenv("DISTRIBUTIE_SMTP_USERNAME", SMTP_USER)
     monkeypatch.setenv("DISTRIBUTIE_SMTP_PASSWORD", SMTP_SECRET)
+    monkeypatch.setenv("DISTRIBUTIE_OAUTH_TENANT", "veiligheidscollege.onmicrosoft.com")
+    monkeypatch.setenv("DISTRIBUTIE_OAUTH_CLIENT_ID", "6731de76-14a6-49ae-97bc-6eba6914391e")
+    monkeypatch.setenv("DISTRIBUTIE_OAUTH_CLIENT_SECRET", CLIENT_SECRET)
 
 
 @pytest.mark.usefixtures("secret_environment")
@@ -525,6 +695,8 @@ def test_settings_never_show_the_secrets() -> None:
     assert settings.redis_url is not None and settings.smtp_password is not None
     assert REDIS_SECRET in settings.redis_url.get_secret_value()
     assert settings.smtp_password.get_secret_value() == SMTP_SECRET
+    assert settings.oauth_client_secret is not None
+    assert settings.oauth_client_secret.get_secret_value() == CLIENT_SECRET
 
     shown = [
         repr(settings),
@@ -533,6 +705,8 @@ def test_settings_never_show_the_secrets() -> None:
         settings.model_dump_json(),
         repr(settings.model_dump()),
         repr(SMTPTransport(settings)),
+        repr(SMTPTransport(settings.model_copy(update={"smtp_auth": "xoauth2"}))),
+        repr(TokenSource.from_settings(settings)),
     ]
     assert [leaks(text.encode()) for text in shown] == [[]] * len(shown)
 
@@ -544,6 +718,8 @@ def test_settings_never_show_the_secrets() -> None:
         {"DISTRIBUTIE_SMTP_SECURITY": "none"},  # the check across fields sees every input
         {"DISTRIBUTIE_RATE_LIMIT": "often"},
         {"DISTRIBUTIE_SMTP_PORT": "smtp"},
+        {"DISTRIBUTIE_OAUTH_TOKEN_URL": "http://x.example/t", "DISTRIBUTIE_SMTP_AUTH": "xoauth2"},
+        {"DISTRIBUTIE_SMTP_AUTH": "xoauth2", "DISTRIBUTIE_OAUTH_TENANT": ""},
     ],
 )
 def test_settings_errors_never_show_the_secrets(

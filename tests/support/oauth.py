@@ -4,6 +4,7 @@ certificate, or plain http on loopback) that issues short-lived tokens and can m
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import socket
 import ssl
@@ -52,6 +53,13 @@ class TokenRequest:
     secret_ok: bool
     status: int
     at: float  # time.monotonic()
+    agent: str = ""  # the User-Agent header: distributie's names the process that asked
+
+    @property
+    def pid(self) -> int | None:
+        """The process id distributie puts in its User-Agent ("distributie/1.0 (pid 123)")."""
+        found = re.search(r"\(pid (\d+)\)", self.agent)
+        return int(found.group(1)) if found else None
 
 
 class TokenEndpoint:
@@ -182,6 +190,13 @@ class TokenEndpoint:
         with self._lock:
             return list(self._requests)
 
+    def requests_by_process(self) -> dict[int | None, list[TokenRequest]]:
+        """The requests grouped by the process that made them (None: no pid in User-Agent)."""
+        grouped: dict[int | None, list[TokenRequest]] = {}
+        for request in self.requests:
+            grouped.setdefault(request.pid, []).append(request)
+        return grouped
+
     @property
     def request_count(self) -> int:
         with self._lock:
@@ -201,7 +216,7 @@ class TokenEndpoint:
 
     # -- called from the server threads ---------------------------------------------------
 
-    def _answer(self, path: str, form: dict[str, str]) -> tuple[int, str, bytes]:
+    def _answer(self, path: str, form: dict[str, str], agent: str = "") -> tuple[int, str, bytes]:
         secret_ok = secrets.compare_digest(
             form.get("client_secret", "").encode(), self.client_secret.encode()
         )
@@ -216,6 +231,7 @@ class TokenEndpoint:
                     secret_ok,
                     status,
                     time.monotonic(),
+                    agent,
                 )
             )
         return status, content_type, body
@@ -292,7 +308,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode("utf-8", "replace")
         form = {name: values[0] for name, values in parse_qs(raw).items()}
-        status, content_type, body = self.server.endpoint._answer(self.path, form)
+        agent = self.headers.get("User-Agent", "")
+        status, content_type, body = self.server.endpoint._answer(self.path, form, agent)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))

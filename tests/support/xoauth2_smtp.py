@@ -86,7 +86,7 @@ class _XOAuth2Handler(_Handler):
         self.recorder._sign_in(getattr(server, "connection_id", 0), user, token, accepted)
         if accepted:
             return AuthResult(success=True, auth_data=token)
-        return AuthResult(success=False, handled=False, message=AUTH_REFUSED)
+        return AuthResult(success=False, handled=False, message=self.recorder._refusal(token))
 
     async def handle_MAIL(
         self,
@@ -99,12 +99,13 @@ class _XOAuth2Handler(_Handler):
         if not session.authenticated:
             return NOT_SIGNED_IN
         token = session.auth_data
-        if not (isinstance(token, str) and self.recorder.endpoint.is_current(token)):
+        current = isinstance(token, str) and self.recorder.endpoint.is_current(token)
+        if not current or self.recorder.expire_sessions_at_mail:
             self.recorder._expired_session()
             if self.recorder.on_expired == "421":
                 await server.push(EXPIRED_421)
                 await hang_up(server)
-            return AUTH_REFUSED
+            return self.recorder._refusal(str(token))
         return await super().handle_MAIL(server, session, envelope, address, mail_options)
 
 
@@ -125,7 +126,9 @@ class XOAuth2SMTPServer(RecordingSMTPServer):
 
     A signed-in session whose token has since expired gets, at its next MAIL command,
     `535 5.7.3 Authentication unsuccessful` (on_expired="535") or `421 4.7.0` and a closed
-    connection (on_expired="421"), the two things Microsoft 365 does.
+    connection (on_expired="421"), the two things Microsoft 365 does. With
+    `expire_sessions_at_mail` every session is treated so, however new its token.
+    With `echo_token_on_refusal` a refusal quotes the token back, as a careless server might.
     """
 
     def __init__(
@@ -137,12 +140,15 @@ class XOAuth2SMTPServer(RecordingSMTPServer):
         mailbox: str = MAILBOX,
         on_expired: Literal["535", "421"] = "535",
         plan: FaultPlan | None = None,
+        echo_token_on_refusal: bool = False,
     ) -> None:
         super().__init__(security="starttls", ca=ca, ca_file=ca_file, plan=plan)
         self._controller.loop.close()  # the password server's controller, never started
         self.endpoint = endpoint
         self.mailbox = mailbox
         self.on_expired = on_expired
+        self.expire_sessions_at_mail = False
+        self.echo_token_on_refusal = echo_token_on_refusal
         self._auth_lock = threading.Lock()
         self._sign_ins: list[SignIn] = []
         self._expired_sessions = 0
@@ -179,6 +185,11 @@ class XOAuth2SMTPServer(RecordingSMTPServer):
     def _sign_in(self, connection: int, user: str, token: str, accepted: bool) -> None:
         with self._auth_lock:
             self._sign_ins.append(SignIn(connection, user, token, accepted, time.monotonic()))
+
+    def _refusal(self, token: str) -> str:
+        if self.echo_token_on_refusal:
+            return f"{AUTH_REFUSED} (token {token!r} not accepted)"
+        return AUTH_REFUSED
 
     def _expired_session(self) -> None:
         with self._auth_lock:

@@ -1,5 +1,5 @@
 """Turns what an SMTP server or the network did into transient, permanent or configuration
-errors, with the password taken out of anything a server echoed."""
+errors, with the password and the OAuth2 access tokens taken out of anything a server echoed."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import base64
 import smtplib
 import socket
 import ssl
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
@@ -20,6 +21,19 @@ from distributie.delivery.transport.base import (
     SMTPConfigurationError,
     TransientSendError,
 )
+from distributie.settings import Settings
+
+# What a server answers to MAIL on a connection signed in with an OAuth2 token it no longer
+# takes (expired or revoked): 535 5.7.3 and the connection stays, or 421 and it closes.
+TOKEN_REFUSED_CODES = frozenset({421, 535})
+# Tokens (and their SASL strings) kept for redaction: the current ones and a few before them.
+_REMEMBERED_TOKENS = 8
+
+
+def token_refused_at_mail(code: int) -> bool:
+    """Whether a reply to MAIL on a connection signed in with an OAuth2 token means: sign in
+    again (nothing of the message has been sent yet)."""
+    return code in TOKEN_REFUSED_CODES
 
 
 def decode(text: bytes | str) -> str:
@@ -40,12 +54,33 @@ class Peer:
     timeout: float
     username: str | None = None
     password: SecretStr | None = None
+    # OAuth2 access tokens this process signed in with lately, and their AUTH XOAUTH2 strings.
+    tokens: deque[str] = field(
+        default_factory=lambda: deque(maxlen=2 * _REMEMBERED_TOKENS), repr=False, compare=False
+    )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Peer:
+        if settings.smtp_host is None:
+            raise ValueError("no SMTP host in these settings")
+        return cls(
+            settings.smtp_host,
+            settings.effective_smtp_port,
+            settings.smtp_timeout,
+            settings.smtp_username,
+            settings.smtp_password,
+        )
 
     @property
     def where(self) -> str:
         return f"{self.host}:{self.port}"
 
+    def remember(self, token: str, sasl: str) -> None:
+        """Also keep an access token and its base64 XOAUTH2 string out of what is repeated."""
+        self.tokens.extend((token, sasl))
+
     def _secrets(self) -> Iterator[str]:
+        yield from tuple(self.tokens)  # a copy: another thread may be signing in
         password = self.password.get_secret_value() if self.password else ""
         if not password:
             return

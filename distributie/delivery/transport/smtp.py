@@ -1,5 +1,11 @@
 """Hands one finished message to SMTP over one reused connection per process, and says exactly how
-far it got: accepted, not accepted (retry or not), or unknown."""
+far it got: accepted, not accepted (retry or not), or unknown.
+
+A connection signed in with an OAuth2 token (XOAUTH2) is not reused once that token is due for
+renewal, and when the server refuses MAIL because the token expired early or was revoked (535
+5.7.3, or 421 and a hang-up), it signs in again and tries once more at once: nothing of the
+message had gone out, so this is the same attempt.
+"""
 
 from __future__ import annotations
 
@@ -24,9 +30,15 @@ from distributie.delivery.transport.base import (
     UnknownOutcomeError,
     check_envelope,
 )
-from distributie.delivery.transport.classify import Peer, chainable, decode
+from distributie.delivery.transport.classify import (
+    Peer,
+    chainable,
+    decode,
+    token_refused_at_mail,
+)
 from distributie.delivery.transport.smtp_open import SMTPOpener
 from distributie.errors import ConfigError
+from distributie.oauth import AccessToken
 from distributie.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,12 +53,14 @@ _SEND_CHUNK = 64 * 1024
 
 
 class _RefusedReply(Exception):
-    """A coherent 4xx/5xx (or unexpected) reply before the end of DATA."""
+    """A coherent 4xx/5xx (or unexpected) reply before the end of DATA; `to_mail` when it was
+    the reply to MAIL FROM, the first command of a message."""
 
-    def __init__(self, code: int, text: str) -> None:
+    def __init__(self, code: int, text: str, *, to_mail: bool = False) -> None:
         super().__init__(code, text)
         self.code = code
         self.text = text
+        self.to_mail = to_mail
 
 
 def _readable(sock: socket.socket) -> bool:
@@ -56,6 +70,32 @@ def _readable(sock: socket.socket) -> bool:
         poller.register(sock, select.POLLIN)
         return bool(poller.poll(0))
     return bool(select.select([sock], [], [], 0)[0])
+
+
+def _early_reply(smtp: smtplib.SMTP, where: str) -> tuple[int, str] | None:
+    """A server that gives up in the middle of DATA (size limit, shutdown) says so before we
+    send the final dot; noticing it here keeps that a plain failure instead of an unknown
+    outcome."""
+    sock = smtp.sock
+    if sock is None:
+        raise smtplib.SMTPServerDisconnected("connection closed during DATA")
+    buffered = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+    if not buffered and not _readable(sock):
+        return None
+    timeout = sock.gettimeout()
+    sock.settimeout(0)
+    try:
+        data = sock.recv(4096)
+    except (BlockingIOError, ssl.SSLWantReadError):
+        # Readable for TLS bookkeeping (e.g. a session ticket), not for a reply.
+        return None
+    finally:
+        sock.settimeout(timeout)
+    if not data:
+        raise smtplib.SMTPServerDisconnected(f"{where} closed the connection during DATA")
+    line = data.split(b"\n", 1)[0]
+    code = int(line[:3]) if line[:3].isdigit() else -1
+    return code, decode(line[4:].strip())
 
 
 def data_body(message: bytes) -> bytes:
@@ -100,17 +140,12 @@ class SMTPTransport:
     def __init__(self, settings: Settings, connection_gate: ConnectionGate | None = None) -> None:
         if settings.smtp_host is None:
             raise ConfigError("DISTRIBUTIE_SMTP_HOST is not set: there is no SMTP server to use")
-        self._peer = Peer(
-            settings.smtp_host,
-            settings.effective_smtp_port,
-            settings.smtp_timeout,
-            settings.smtp_username,
-            settings.smtp_password,
-        )
+        self._peer = Peer.from_settings(settings)
         self._security = settings.smtp_security
         self._opener = SMTPOpener(settings, self._peer)
         self._gate = connection_gate
         self._smtp: smtplib.SMTP | None = None
+        self._token: AccessToken | None = None  # what self._smtp signed in with (XOAUTH2)
         self._gate_held = False
         # True once MAIL FROM went out on this connection: the next message starts with RSET.
         self._dirty = False
@@ -140,7 +175,7 @@ class SMTPTransport:
         with self._lock:
             smtp = self._ready_connection()
             try:
-                self._send_up_to_end_of_data(smtp, envelope, message, body)
+                smtp = self._send_signed_in(smtp, envelope, message, body)
             except _RefusedReply as refused:
                 if refused.code == 421 or not 400 <= refused.code <= 599:
                     # 421: the server is closing; anything odd: the dialogue is out of step.
@@ -164,6 +199,31 @@ class SMTPTransport:
                 raise
             return self._finish(smtp)
 
+    def _send_signed_in(
+        self, smtp: smtplib.SMTP, envelope: Envelope, message: bytes, body: bytes
+    ) -> smtplib.SMTP:
+        """Up to the end of DATA; once more on a new connection if MAIL says the OAuth2 token of
+        this one is no longer good. Returns the connection the message is on."""
+        try:
+            self._send_up_to_end_of_data(smtp, envelope, message, body)
+            return smtp
+        except _RefusedReply as refused:
+            token, code = self._token, refused.code
+            if token is None or not refused.to_mail or not token_refused_at_mail(code):
+                raise
+        log.info(
+            "%s refused MAIL on a connection signed in with an OAuth2 token (%d); signing in again",
+            self._peer.where,
+            code,
+        )
+        self._disconnect(polite=True)
+        if code == 535:
+            self._opener.renew(token)
+        # After a 421 the token may still be good: AUTH itself renews it if it is not.
+        smtp = self._connect()
+        self._send_up_to_end_of_data(smtp, envelope, message, body)
+        return smtp
+
     def _send_up_to_end_of_data(
         self, smtp: smtplib.SMTP, envelope: Envelope, message: bytes, body: bytes
     ) -> None:
@@ -173,7 +233,7 @@ class SMTPTransport:
         options = _mail_options(smtp, envelope, message, body, self._peer.where)
         code, text = smtp.mail(envelope.sender, options)
         if not 200 <= code <= 299:
-            raise _RefusedReply(code, decode(text))
+            raise _RefusedReply(code, decode(text), to_mail=True)
         # All or nothing: delivering to some recipients and retrying for the rest would send
         # the message twice to the ones that were accepted.
         for recipient in envelope.recipients:
@@ -185,38 +245,11 @@ class SMTPTransport:
             raise _RefusedReply(code, decode(text))
         for start in range(0, len(body), _SEND_CHUNK):
             smtp.send(body[start : start + _SEND_CHUNK])
-        early = self._early_reply(smtp)
+        early = _early_reply(smtp, self._peer.where)
         if early is not None:
+            # The dialogue is out of step after this, whatever was said.
+            self._disconnect()
             raise _RefusedReply(*early)
-
-    def _early_reply(self, smtp: smtplib.SMTP) -> tuple[int, str] | None:
-        """A server that gives up in the middle of DATA (size limit, shutdown) says so before we
-        send the final dot; noticing it here keeps that a plain failure instead of an unknown
-        outcome."""
-        sock = smtp.sock
-        if sock is None:
-            raise smtplib.SMTPServerDisconnected("connection closed during DATA")
-        buffered = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
-        if not buffered and not _readable(sock):
-            return None
-        timeout = sock.gettimeout()
-        sock.settimeout(0)
-        try:
-            data = sock.recv(4096)
-        except (BlockingIOError, ssl.SSLWantReadError):
-            # Readable for TLS bookkeeping (e.g. a session ticket), not for a reply.
-            return None
-        finally:
-            sock.settimeout(timeout)
-        if not data:
-            raise smtplib.SMTPServerDisconnected(
-                f"{self._peer.where} closed the connection during DATA"
-            )
-        # The dialogue is out of step after this, whatever was said.
-        self._disconnect()
-        line = data.split(b"\n", 1)[0]
-        code = int(line[:3]) if line[:3].isdigit() else -1
-        return code, decode(line[4:].strip())
 
     def _finish(self, smtp: smtplib.SMTP) -> Reply:
         try:
@@ -257,6 +290,10 @@ class SMTPTransport:
     # -- the connection ----------------------------------------------------------------------
 
     def _ready_connection(self) -> smtplib.SMTP:
+        if self._token is not None and not self._token.is_fresh():
+            # Signed in with a token that is about to expire: the server may drop the session
+            # any moment now. Sign in afresh rather than find out in the middle of a message.
+            self._disconnect(polite=True)
         smtp = self._smtp
         if smtp is not None and self._dirty:
             try:
@@ -278,7 +315,7 @@ class SMTPTransport:
             self._gate.acquire()
             self._gate_held = True
         try:
-            smtp = self._opener.open()
+            connection = self._opener.open()
         except SendError:
             self._release_gate()
             raise
@@ -288,12 +325,13 @@ class SMTPTransport:
         except BaseException:
             self._release_gate()
             raise
-        self._smtp = smtp
+        self._smtp, self._token = connection.smtp, connection.token
         self._dirty = False
-        return smtp
+        return connection.smtp
 
     def _disconnect(self, *, abort: bool = False, polite: bool = False) -> None:
         smtp, self._smtp = self._smtp, None
+        self._token = None
         self._dirty = False
         try:
             if smtp is not None:

@@ -1,5 +1,6 @@
 """Opens one SMTP connection in the configured security mode and signs in: one method per mode,
-and never a fallback to plaintext."""
+and never a fallback to plaintext. Signing in is by password (AUTH PLAIN/LOGIN) or, with
+DISTRIBUTIE_SMTP_AUTH=xoauth2, by AUTH XOAUTH2 with an OAuth2 access token (Microsoft 365)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,33 @@ import functools
 import smtplib
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
-from distributie.delivery.transport.base import Reply, SMTPConfigurationError, TransientSendError
+from distributie.delivery.transport.base import (
+    Reply,
+    SendError,
+    SMTPConfigurationError,
+    TransientSendError,
+)
 from distributie.delivery.transport.classify import Peer, decode
 from distributie.errors import ConfigError
+from distributie.oauth import (
+    AccessToken,
+    TokenSource,
+    TokenUnavailableError,
+    shared_token_source,
+    xoauth2_authobject,
+    xoauth2_base64,
+)
 from distributie.settings import Settings
+
+# Microsoft 365 answers a token it will not take for this mailbox with 535 5.7.3.
+_XOAUTH2_REFUSED_HINT = (
+    "the server refused the OAuth2 token for {mailbox}, also a new one; on Microsoft 365 the "
+    "app's service principal needs rights on this mailbox and SMTP AUTH must be enabled for "
+    "it (README, Microsoft 365)"
+)
 
 
 @functools.cache
@@ -63,17 +85,37 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
         ) from None
 
 
+@dataclass
+class Connection:
+    """An open, signed-in connection, and the OAuth2 token it signed in with (XOAUTH2)."""
+
+    smtp: smtplib.SMTP
+    token: AccessToken | None = None
+
+
 class SMTPOpener:
     """Makes signed-in connections to the configured relay. Raises smtplib/OSError errors as they
-    come (the transport classifies them), and SendErrors for refusals it understands itself."""
+    come (the transport classifies them), and SendErrors for refusals it understands itself.
+
+    With XOAUTH2 the tokens come from the process's shared TokenSource, made on first use: an
+    unreachable token endpoint (or 5xx) is a TransientSendError, a refused client an
+    SMTPConfigurationError.
+    """
 
     def __init__(self, settings: Settings, peer: Peer) -> None:
         self._security = settings.smtp_security
         self._helo_name = settings.smtp_helo_name or None
         self._peer = peer
         self._tls_context = tls_context(settings)
+        self._settings = settings
+        self._xoauth2 = settings.smtp_auth == "xoauth2" and peer.username is not None
+        self._source: TokenSource | None = None
+        # A token AUTH refused even right after it was fetched: not renewed again for AUTH.
+        self._refused: AccessToken | None = None
 
-    def open(self) -> smtplib.SMTP:
+    def open(self) -> Connection:
+        # The token first: no connection sits idle at the server while the endpoint answers.
+        token = self.token() if self._xoauth2 else None
         opener = {
             "starttls": self._open_starttls,
             "tls": self._open_tls,
@@ -82,12 +124,34 @@ class SMTPOpener:
         smtp = opener()
         try:
             _no_delay(smtp)
-            if self._peer.username is not None:
+            if token is not None:
+                token = self._sign_in_xoauth2(smtp, token)
+            elif self._peer.username is not None:
                 self._login(smtp)
         except BaseException:
             smtp.close()
             raise
-        return smtp
+        return Connection(smtp, token)
+
+    # -- OAuth2 tokens -------------------------------------------------------------------
+
+    def token(self) -> AccessToken:
+        """The process's current access token; token endpoint errors as SendErrors."""
+        return self._from_source(lambda source: source.token())
+
+    def renew(self, rejected: AccessToken) -> AccessToken:
+        """A new token in place of one the server refused."""
+        return self._from_source(lambda source: source.renew(rejected))
+
+    def _from_source(self, get: Callable[[TokenSource], AccessToken]) -> AccessToken:
+        try:
+            if self._source is None:
+                self._source = shared_token_source(self._settings)
+            return get(self._source)
+        except TokenUnavailableError as exc:
+            raise TransientSendError(Reply(None, str(exc))) from None
+        except ConfigError as exc:  # TokenRefusedError, or a setting the source lacks
+            raise SMTPConfigurationError(Reply(None, str(exc))) from None
 
     def _helo(self) -> str:
         return self._helo_name or _default_helo_name()
@@ -150,3 +214,42 @@ class SMTPOpener:
         finally:
             # smtplib keeps the credentials on the connection object; don't leave them there.
             smtp.user = smtp.password = ""
+
+    def _sign_in_xoauth2(self, smtp: smtplib.SMTP, token: AccessToken) -> AccessToken:
+        """AUTH XOAUTH2; a 535 may mean the server knows better than our clock (the token expired
+        early or was revoked), so a refused token is renewed once. Returns the token used."""
+        mechanisms = smtp.esmtp_features.get("auth", "").upper().split()
+        if "XOAUTH2" not in mechanisms:
+            offered = " ".join(mechanisms) or "no AUTH at all"
+            raise SMTPConfigurationError(
+                Reply(
+                    None,
+                    f"{self._peer.where} does not offer AUTH XOAUTH2 (it offers {offered}); "
+                    f"check DISTRIBUTIE_SMTP_AUTH",
+                )
+            )
+        try:
+            self._auth_xoauth2(smtp, token)
+            return token
+        except smtplib.SMTPAuthenticationError as exc:
+            if not 500 <= exc.smtp_code <= 599 or token is self._refused:
+                raise self._auth_refused(exc) from None
+        renewed = self.renew(token)
+        try:
+            self._auth_xoauth2(smtp, renewed)
+        except smtplib.SMTPAuthenticationError as exc:
+            self._refused = renewed
+            raise self._auth_refused(exc) from None
+        return renewed
+
+    def _auth_xoauth2(self, smtp: smtplib.SMTP, token: AccessToken) -> None:
+        mailbox = self._peer.username or ""
+        self._peer.remember(token.value, xoauth2_base64(mailbox, token))
+        smtp.auth("XOAUTH2", xoauth2_authobject(mailbox, token), initial_response_ok=True)
+
+    def _auth_refused(self, exc: smtplib.SMTPAuthenticationError) -> SendError:
+        text = self._peer.redact(decode(exc.smtp_error))
+        if 400 <= exc.smtp_code <= 499:
+            return TransientSendError(Reply(exc.smtp_code, text))
+        hint = _XOAUTH2_REFUSED_HINT.format(mailbox=self._peer.username)
+        return SMTPConfigurationError(Reply(exc.smtp_code, f"{text}; {hint}"))
