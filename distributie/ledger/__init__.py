@@ -16,6 +16,7 @@ from distributie.ledger.records import (
     RecipientStatus,
     Requeued,
     RequeueRefused,
+    RunPage,
     RunStatus,
 )
 from distributie.ledger.runs import new_run_id
@@ -29,6 +30,7 @@ __all__ = [
     "RecipientStatus",
     "RequeueRefused",
     "Requeued",
+    "RunPage",
     "RunStatus",
     "connect",
     "new_run_id",

@@ -26,6 +26,7 @@ SCRIPT_NAMES = (
     "cancel",
     "take_slot",
     "keep_slot",
+    "read_page",
 )
 
 
@@ -84,6 +85,7 @@ class Scripts:
         self.cancel = self._register(client, "cancel")
         self.take_slot = self._register(client, "take_slot")
         self.keep_slot = self._register(client, "keep_slot")
+        self.read_page = self._register(client, "read_page")
 
     @staticmethod
     def _register(client: redis.Redis, name: str) -> Script:

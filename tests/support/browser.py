@@ -60,8 +60,9 @@ def _find(*names: str) -> str | None:
     return None
 
 
-def start_chromium(profile: Path) -> webdriver.Chrome | None:
-    """A headless chromium with a fresh profile, or None when none is installed."""
+def start_chromium(profile: Path, language: str | None = None) -> webdriver.Chrome | None:
+    """A headless chromium with a fresh profile, or None when none is installed. `language`
+    (e.g. "nl") is what its own controls speak, such as the file chooser's button."""
     binary = _find("chromium", "chromium-browser")
     driver_path = _find("chromedriver")
     if binary is None or driver_path is None:
@@ -70,6 +71,9 @@ def start_chromium(profile: Path) -> webdriver.Chrome | None:
     options.binary_location = binary
     for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
         options.add_argument(flag)
+    if language is not None:
+        options.add_argument(f"--lang={language}")
+        options.add_experimental_option("prefs", {"intl.accept_languages": language})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # An explicit driver: Selenium Manager must not try to download one.
     driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))

@@ -130,7 +130,11 @@ def add_account(accounts: Accounts, name: str, role: Role = Role.BEHEERDER) -> A
 class Reply:
     status: int
     headers: Message
-    body: str
+    data: bytes
+
+    @property
+    def body(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
 
     @property
     def location(self) -> str:
@@ -168,7 +172,7 @@ class Http:
         try:
             connection.request(method, path, body=body, headers=sent)
             response = connection.getresponse()
-            reply = Reply(response.status, response.msg, response.read().decode("utf-8"))
+            reply = Reply(response.status, response.msg, response.read())
         finally:
             connection.close()
         for header in reply.set_cookies():
