@@ -62,8 +62,15 @@ def embedded_workers(
 class WorkerSupervisor:
     """Keeps one embedded worker running: a thread starts a new one when it ends."""
 
-    def __init__(self, redis_url: str, concurrency: int, log_path: Path) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        concurrency: int,
+        log_path: Path,
+        restart_pause: float = RESTART_PAUSE,
+    ) -> None:
         self._arguments = (redis_url, concurrency, log_path)
+        self.restart_pause = restart_pause
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self.process = start_worker(*self._arguments)
@@ -75,7 +82,7 @@ class WorkerSupervisor:
         while not self._stopping.wait(0.5):
             if self.process.poll() is None:
                 continue
-            if self._stopping.wait(RESTART_PAUSE):
+            if self._stopping.wait(self.restart_pause):
                 return
             with self._lock:
                 if self._stopping.is_set():

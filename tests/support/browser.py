@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,29 @@ class Browser:
         self.driver.find_element(By.CSS_SELECTOR, css).click()
         WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(old))
         self.check_page()
+
+    def download(self, css: str, folder: Path, timeout: float = 30) -> Path:
+        """Click the download link `css`; the file the browser saved in `folder`."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.driver.execute_cdp_cmd(
+            "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)}
+        )
+        before = set(folder.iterdir())
+        self.find(css).click()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = [p for p in set(folder.iterdir()) - before if p.suffix != ".crdownload"]
+            if done:
+                return done[0]
+            time.sleep(0.1)
+        raise AssertionError(f"clicking {css} downloaded nothing within {timeout} s")
+
+    def wait_for(self, css: str, count: int, timeout: float = 60) -> None:
+        """Until exactly `count` elements match `css` (the page updating itself)."""
+        WebDriverWait(self.driver, timeout, poll_frequency=0.2).until(
+            lambda d: len(d.find_elements(By.CSS_SELECTOR, css)) == count,
+            f"never {count} of {css}",
+        )
 
     def find(self, css: str) -> WebElement:
         return self.driver.find_element(By.CSS_SELECTOR, css)
