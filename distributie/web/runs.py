@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
@@ -18,7 +20,13 @@ from distributie.web.access import light_account_check, requires
 from distributie.web.context import web_context
 from distributie.web.progress import rate_words
 from distributie.web.run_actions import run_actions
-from distributie.web.words import FILTER_ORDER, STATE_MEANINGS, reply_in_words, show_reply
+from distributie.web.words import (
+    FILTER_ORDER,
+    STATE_MEANINGS,
+    reply_in_words,
+    show_reply,
+    state_word,
+)
 
 blueprint = Blueprint("runs", __name__)
 
@@ -89,6 +97,51 @@ def _view(run: str, filters: Filters) -> RunView:
     return view
 
 
+@dataclass(frozen=True)
+class Row:
+    """One recipient as a row of the run page, every word and time already made (a page that
+    follows a run renders fifty of these every few seconds: the template only prints them)."""
+
+    key: str
+    gemeente: str
+    email: str
+    state: str
+    state_word: str
+    attempts: int
+    said: str
+    reply: str  # the server's own words, when they add to `said`
+    time: str
+    url: str
+
+
+def rows_of(view: RunView) -> list[Row]:
+    zone = ZoneInfo(web_context().settings.timezone)
+
+    def when(timestamp: float | None, seconds: bool = True) -> str:
+        if not timestamp:
+            return ""
+        shown = datetime.fromtimestamp(timestamp, zone)
+        return shown.strftime("%d-%m-%Y %H:%M:%S" if seconds else "%d-%m-%Y %H:%M")
+
+    # The keys are slugs: safe in a URL as they are.
+    prefix = url_for("recipients.show", run=view.run, key="-").removesuffix("-")
+    return [
+        Row(
+            key=r.key,
+            gemeente=r.gemeente,
+            email=r.email,
+            state=r.state,
+            state_word=state_word(r.state),
+            attempts=r.attempts,
+            said=reply_in_words(r.state, r.last_reply, r.waiting, when(r.not_before, False)),
+            reply=r.last_reply if show_reply(r.state, r.last_reply) else "",
+            time=when(r.updated_at),
+            url=prefix + r.key,
+        )
+        for r in view.recipients
+    ]
+
+
 def _page_values(view: RunView, filters: Filters) -> dict[str, object]:
     context = web_context()
     rate = None if view.finished else context.rates.observe(view.run, view.done)
@@ -103,8 +156,7 @@ def _page_values(view: RunView, filters: Filters) -> dict[str, object]:
         "poll_seconds": POLL_SECONDS,
         "filter_order": FILTER_ORDER,
         "meanings": STATE_MEANINGS,
-        "reply_in_words": reply_in_words,
-        "show_reply": show_reply,
+        "rows": rows_of(view),
         "workers_stopped": workers is not None and not view.finished and not workers(),
     }
 
