@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import StrictUndefined
+from markupsafe import Markup, escape
 
 from distributie.accounts import Accounts, Action, LoginThrottle, allows
 from distributie.operations.session import Session
@@ -96,6 +97,11 @@ def _template_helpers(app: Flask, zone: ZoneInfo) -> None:
         if not timestamp:
             return ""
         return datetime.fromtimestamp(float(timestamp), zone).strftime("%d-%m-%Y %H:%M:%S")
+
+    @app.template_filter("breakable")
+    def breakable(value: str) -> Markup:
+        """An address that may wrap after its @ and before its dots, not inside a word."""
+        return escape(value).replace("@", Markup("@<wbr>")).replace(".", Markup("<wbr>."))
 
     def number(value: int) -> str:
         return f"{value:,}".replace(",", ".")  # 10.000, as Dutch writes it

@@ -234,5 +234,5 @@ def start_now(folder: str, list_id: str) -> ResponseReturnValue:
     recipients = draft.checked.recipients.recipients
     run_id = run_ops.start_run(context.session, draft.checked, recipients, account_name())
     context.once.record(token, run_id)
-    flash(f"De verzending is gestart: {draft.count} e-mails staan in de wachtrij.", "success")
+    flash(f"De verzending van {draft.count} e-mails is gestart.", "success")
     return redirect(url_for("runs.show", run=run_id), code=303)

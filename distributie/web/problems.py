@@ -120,8 +120,10 @@ _RULES: list[tuple[re.Pattern[str], Callable[[Match], str]]] = [
     ),
     (
         re.compile(r"^the file is neither UTF-8 nor Windows-1252"),
-        lambda m: "De tekens in het bestand zijn niet te lezen. Sla de lijst in Excel opnieuw "
-        "op als 'CSV UTF-8' of als .xlsx.",
+        lambda m: (
+            "De tekens in het bestand zijn niet te lezen. Sla de lijst in Excel opnieuw "
+            "op als 'CSV UTF-8' of als .xlsx."
+        ),
     ),
     (
         re.compile(r"^the file starts as UTF-8 but"),

@@ -43,7 +43,7 @@ RUN_STATE_WORDS: dict[str, str] = {
 }
 
 OUTCOME_WORDS: dict[str, str] = {
-    states.OUTCOME_ACCEPTED: "aangenomen door de mailserver",
+    states.OUTCOME_ACCEPTED: "aangenomen",
     states.OUTCOME_TRANSIENT: "tijdelijk probleem",
     states.OUTCOME_PERMANENT: "geweigerd",
     states.OUTCOME_UNKNOWN: "verbinding verbroken na het versturen",

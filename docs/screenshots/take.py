@@ -160,7 +160,7 @@ def new_run(driver, url: str, work: Path) -> None:  # type: ignore[no-untyped-de
 
 
 def following(driver) -> None:  # type: ignore[no-untyped-def]
-    time.sleep(5)  # htmx has updated the page a few times; about half is sent
+    time.sleep(7)  # htmx has updated the page twice: the rate is known, most is sent
     shot(driver, "16-verzending-bezig")
     deadline = time.monotonic() + 60
     while not driver.find_elements(By.CSS_SELECTOR, ".status-line[data-finished=ja]"):
