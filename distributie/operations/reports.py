@@ -25,6 +25,7 @@ __all__ = [
     "local_time",
     "only_states",
     "recipient_history",
+    "run_status",
     "run_summaries",
     "run_view",
     "status_json",
@@ -234,6 +235,14 @@ def run_view(
         matched=found.matched,
         recipients=found.recipients,
     )
+
+
+def run_status(ledger: Ledger, run_id: str, keys: Sequence[str] | None = None) -> RunStatus | None:
+    """A run with its recipients (all, or those of `keys`) without their histories, or None
+    when there is no such run."""
+    if not ledger.run_exists(run_id):
+        return None
+    return ledger.status(run_id, keys, with_history=False)
 
 
 def recipient_history(ledger: Ledger, run_id: str, key: str) -> RecipientStatus | None:

@@ -37,11 +37,13 @@ def _page(
     run: str, key: str, error: str | None = None, to: str = "", status: int = 200
 ) -> ResponseReturnValue:
     recipient = _recipient(run, key)
-    info = web_context().session.ledger.run_info(run)
+    of_run = reports.run_status(web_context().session.ledger, run, keys=[])
+    if of_run is None:
+        abort(404)
     page = render_template(
         "runs/recipient.html",
         run=run,
-        info=info,
+        run_status=of_run,
         recipient=recipient,
         can_resend=recipient.state in states.TERMINAL_STATES,
         reply_in_words=reply_in_words,

@@ -182,10 +182,10 @@ def live(run: str) -> ResponseReturnValue:
 
 
 def _status(run: str) -> reports.RunStatus:
-    ledger = web_context().session.ledger
-    if not ledger.run_exists(valid_run(run)):
+    status = reports.run_status(web_context().session.ledger, valid_run(run))
+    if status is None:
         abort(404)
-    return ledger.status(run, with_history=False)
+    return status
 
 
 @blueprint.route("/verzendingen/<run>/rapport.csv")

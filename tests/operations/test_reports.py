@@ -207,3 +207,15 @@ def test_the_xlsx_report_has_the_csv_columns_and_no_cell_is_a_formula(ledger: Le
     assert reply.data_type == "s" and reply.quotePrefix
     with zipfile.ZipFile(io.BytesIO(data.getvalue())) as workbook:
         assert "<f>" not in workbook.read("xl/worksheets/sheet1.xml").decode()
+
+
+def test_run_status_is_the_run_with_the_recipients_asked_for_or_none(ledger: Ledger) -> None:
+    run_id = create_test_run(ledger, count=3)
+
+    whole = reports.run_status(ledger, run_id)
+    only_the_run = reports.run_status(ledger, run_id, keys=[])
+
+    assert whole is not None and [r.key for r in whole.recipients] == ["g1", "g2", "g3"]
+    assert only_the_run is not None and only_the_run.recipients == []
+    assert only_the_run.created_by == "test"
+    assert reports.run_status(ledger, "no-such-run") is None
