@@ -389,3 +389,22 @@ def test_the_page_of_a_run_of_10000_answers_within_half_a_second(
             assert reply.status == 200 and shows in reply.body, path
         assert statistics.median(timings) <= 0.5, (path, timings)
     assert visitor.get(f"/verzendingen/{run_id}").body.count("<tr data-gemeente=") == 50
+
+
+def test_the_html_preview_comes_with_its_own_policy_that_runs_no_script(
+    web: WebProcess, accounts: Accounts
+) -> None:
+    visitor = logged_in(web, accounts, "anna", Role.MEDEWERKER)
+
+    html = visitor.get(f"/nieuw/{MAILING}/standaard/voorbeeld/soest/html")
+    page = visitor.get(f"/nieuw/{MAILING}/standaard/voorbeeld/soest")
+
+    policy = html.headers["Content-Security-Policy"]
+    assert "sandbox" in policy and "default-src 'none'" in policy
+    assert "script-src" not in policy  # falls back to default-src 'none'
+    assert "frame-ancestors 'self'" in policy
+    assert html.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert "Geachte heer Van Verzonnenberg," in html.body
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert '<iframe class="message-html" sandbox src=' in page.body

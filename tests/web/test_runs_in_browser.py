@@ -91,6 +91,9 @@ def test_the_preview_shows_the_message_and_downloads_the_exact_eml_and_docx(
     assert "Geachte heer Van Verzonnenberg," in browser.find("[data-text]").text
     frame = browser.find("iframe.message-html")
     assert frame.get_attribute("sandbox") == ""  # no scripts, no same origin
+    browser.driver.switch_to.frame(frame)
+    assert "Geachte heer Van Verzonnenberg," in browser.find("body").text
+    browser.driver.switch_to.default_content()
     eml = browser.download("[data-action=download-eml]", tmp_path / "downloads")
     docx = browser.download("[data-action=download-attachment]", tmp_path / "downloads")
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
