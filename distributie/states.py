@@ -85,3 +85,8 @@ OUTCOME_REJECTED = "rejected"
 OUTCOME_PAUSED = "paused"
 OUTCOME_RESUMED = "resumed"
 OUTCOME_RELEASED = "released"  # a scheduled (or approved) run went to the workers
+
+# Every outcome defined above, in the order they appear (the web page names each in Dutch).
+ALL_OUTCOMES = tuple(
+    value for name, value in list(globals().items()) if name.startswith("OUTCOME_")
+)

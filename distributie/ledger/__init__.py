@@ -20,6 +20,7 @@ from distributie.ledger.records import (
     RunChanged,
     RunControl,
     RunControlRefused,
+    RunPage,
     RunStatus,
     SentMessage,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "RunChanged",
     "RunControl",
     "RunControlRefused",
+    "RunPage",
     "RunStatus",
     "SentMessage",
     "UnpublishedTask",

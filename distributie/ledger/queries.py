@@ -9,6 +9,7 @@ from typing import Any, cast
 import redis
 
 from distributie import states
+from distributie.errors import InvariantError
 from distributie.ledger.connection import text
 from distributie.ledger.keys import (
     RUNS,
@@ -19,7 +20,8 @@ from distributie.ledger.keys import (
     recipient_key_of,
     run_key,
 )
-from distributie.ledger.records import RecipientStatus, RunControl, RunStatus
+from distributie.ledger.records import RecipientStatus, RunControl, RunPage, RunStatus
+from distributie.ledger.scripts import Scripts
 
 
 def _recipient(key: str, raw: dict[str, str], history: list[dict[str, Any]]) -> RecipientStatus:
@@ -40,10 +42,31 @@ def _recipient(key: str, raw: dict[str, str], history: list[dict[str, Any]]) -> 
     )
 
 
+# What a page of recipients shows of each (not its row's data): few fields, fast to read.
+PAGE_FIELDS = (
+    "key",
+    "gemeente",
+    "email",
+    "state",
+    "attempts",
+    "last_reply",
+    "updated_at",
+    "waiting",
+    "not_before",
+    "message_id",
+)
+
+
+def _pairs(flat: list[bytes]) -> dict[str, str]:
+    """A hash as HGETALL returns it inside a script: [field, value, field, value, ...]."""
+    return {text(flat[i]): text(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
 class Queries:
     """Every read of runs and recipients (part of `Ledger`)."""
 
     client: redis.Redis
+    scripts: Scripts
 
     def run_ids(self) -> list[str]:
         return [text(r) for r in cast(list[bytes], self.client.zrange(RUNS, 0, -1))]
@@ -79,6 +102,26 @@ class Queries:
             if wanted in (key, text(name).casefold()):
                 return key
         return None
+
+    def page(
+        self, run_id: str, offset: int, limit: int, state: str = "", fragment: str = ""
+    ) -> RunPage:
+        """Recipients [offset, offset + limit) of those in `state` whose key holds `fragment`
+        (either '' for any), with the run and its counts: one Redis command (read_page.lua)."""
+        if offset < 0 or limit < 1:
+            raise InvariantError(f"no page at offset {offset} with limit {limit}")
+        result = self.scripts.read_page(
+            keys=[run_key(run_id), counts_key(run_id), order_key(run_id)],
+            args=[recipient_key_of(run_id, ""), offset, limit, state, fragment, *PAGE_FIELDS],
+        )
+        counts = {s: 0 for s in states.ALL_STATES}
+        counts.update({k: int(v) for k, v in _pairs(result[1]).items()})
+        recipients = []
+        for encoded in result[3:]:
+            values = json.loads(encoded)
+            raw = {name: v or "" for name, v in zip(PAGE_FIELDS, values, strict=True)}
+            recipients.append(_recipient(raw["key"], raw, []))
+        return RunPage(_pairs(result[0]), counts, int(result[2]), recipients)
 
     def status(
         self, run_id: str, keys: Iterable[str] | None = None, with_history: bool = True

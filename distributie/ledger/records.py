@@ -240,6 +240,16 @@ class RunStatus:
         return self.control.state(self.counts)
 
 
+@dataclass
+class RunPage:
+    """One page of a run's recipients with the run and its counts, read in one step."""
+
+    info: dict[str, str]  # every field of the run's hash (empty: no such run)
+    counts: dict[str, int]
+    matched: int  # recipients that match the filter, on all pages
+    recipients: list[RecipientStatus]
+
+
 @dataclass(frozen=True)
 class NewRun:
     """A run as `create_run` stores it (the `run:{run}` hash of the key schema)."""

@@ -30,6 +30,7 @@ SCRIPT_NAMES = (
     "take_unpublished",
     "republished",
     "record_report",
+    "read_page",
 )
 
 
@@ -95,6 +96,7 @@ class Scripts:
         self.take_unpublished = self._register(client, "take_unpublished")
         self.republished = self._register(client, "republished")
         self.record_report = self._register(client, "record_report")
+        self.read_page = self._register(client, "read_page")
 
     @staticmethod
     def _register(client: redis.Redis, name: str) -> Script:

@@ -8,17 +8,19 @@ from pathlib import Path
 
 from distributie.compose.addressing import addressing_for
 from distributie.compose.checking import CheckedMailing, check_mailing
-from distributie.compose.mailing import BUNDLED_MAILING
+from distributie.compose.mailing import BUNDLED_MAILING, DEFINITION_FILE, load_mailing
 from distributie.compose.message import ComposedMessage, compose
 from distributie.compose.recipients import Recipient
-from distributie.errors import UsageError
+from distributie.errors import InputError, Problem, UsageError
 from distributie.settings import Settings
 
 __all__ = [
     "BUNDLED_MAILING",
     "CheckedMailing",
+    "MailingChoice",
     "Preview",
     "Recipient",
+    "available_mailings",
     "check",
     "preview",
     "render_all",
@@ -29,6 +31,49 @@ __all__ = [
 def check(settings: Settings, mailing_dir: Path, recipients: Path | None) -> CheckedMailing:
     """Load and check everything; InputError lists every problem."""
     return check_mailing(mailing_dir, recipients, settings.max_message_bytes)
+
+
+@dataclass(frozen=True)
+class MailingChoice:
+    """A mailing a front end offers: a folder under DISTRIBUTIE_MAILINGS_DIR."""
+
+    folder: str  # its name: what a person picks, and the only part a URL carries
+    directory: Path
+    name: str  # from mailing.toml, or the folder's name when that cannot be read
+    default_list: Path | None  # its own recipient list, if it names one that exists
+    problems: list[Problem]  # why it cannot be used (mailing.toml or its files)
+
+
+def available_mailings(settings: Settings) -> list[MailingChoice]:
+    """Every folder with a mailing.toml under DISTRIBUTIE_MAILINGS_DIR, by folder name."""
+    root = settings.mailings_dir.resolve()
+    try:
+        folders = sorted(p for p in root.iterdir() if (p / DEFINITION_FILE).is_file())
+    except OSError:
+        return []
+    choices = []
+    for folder in folders:
+        try:
+            mailing = load_mailing(folder)
+        except InputError as exc:
+            choices.append(MailingChoice(folder.name, folder, folder.name, None, exc.problems))
+            continue
+        default = mailing.default_recipients
+        choices.append(
+            MailingChoice(
+                folder.name,
+                folder,
+                mailing.spec.name,
+                default if default is not None and default.is_file() else None,
+                [],
+            )
+        )
+    return choices
+
+
+def find_mailing(settings: Settings, folder: str) -> MailingChoice | None:
+    """The mailing in this folder of DISTRIBUTIE_MAILINGS_DIR, if it is one (never elsewhere)."""
+    return next((m for m in available_mailings(settings) if m.folder == folder), None)
 
 
 def select_recipients(

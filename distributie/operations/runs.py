@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,29 @@ from distributie.operations.session import Session
 
 # (recipient key, task sequence number): what a task message carries per recipient.
 QueuedItem = tuple[str, int]
+# The Celery app is one per process; the web page enqueues from several threads.
+_enqueue_lock = threading.Lock()
+
+
+class InvalidAddress(UsageError):
+    """An address an operator typed (a corrected address, a test address) is not usable."""
+
+    def __init__(self, address: str, reason: str, option: str = "--to") -> None:
+        self.address = address
+        self.reason = reason
+        super().__init__(f"{option} {address!r} is not a valid e-mail address: {reason}")
+
+
+class ResendRefused(UsageError):
+    """The recipient is still queued or being sent: a resend now could send it twice."""
+
+    def __init__(self, gemeente: str, state: str, run_id: str) -> None:
+        self.gemeente = gemeente
+        self.state = state
+        super().__init__(
+            f"{gemeente} is still {state} in run {run_id}: wait until it is sent, failed, "
+            f"unknown, bounced or cancelled before resending"
+        )
 
 
 @dataclass(frozen=True)
@@ -88,8 +112,9 @@ def enqueue(session: Session, run_id: str, items: Sequence[QueuedItem]) -> None:
     DISTRIBUTIE_REQUEUE_AFTER (delivery/repair.py)."""
     from distributie.delivery import tasks  # Celery is slow to import; not every command needs it
 
-    tasks.configure(session.settings, redis_url=session.redis_url)
-    tasks.enqueue(run_id, items, session.settings.batch_size)
+    with _enqueue_lock:
+        tasks.configure(session.settings, redis_url=session.redis_url)
+        tasks.enqueue(run_id, items, session.settings.batch_size)
     session.ledger.published(run_id, items)
 
 
@@ -125,7 +150,7 @@ def valid_address(address: str, option: str = "--to") -> str:
     try:
         return normalise_address(address)
     except AddressError as exc:
-        raise UsageError(f"{option} {address!r} is not a valid e-mail address: {exc}") from None
+        raise InvalidAddress(address, str(exc), option) from None
 
 
 def resend(session: Session, run: str, gemeente: str, to: str | None, by: str) -> Requeue:
@@ -137,10 +162,7 @@ def resend(session: Session, run: str, gemeente: str, to: str | None, by: str) -
         raise UsageError(f"run {run_id} has no recipient {gemeente!r}")
     result = ledger.requeue(run_id, key, by, to, "resend requested")
     if not isinstance(result, Requeued):
-        raise UsageError(
-            f"{gemeente} is still {result.state} in run {run_id}: wait until it is sent, failed, "
-            f"unknown, bounced or cancelled before resending"
-        )
+        raise ResendRefused(gemeente, result.state, run_id)
     enqueue(session, run_id, [(key, result.seq)])
     return Requeue(run_id, [(key, result.seq)])
 

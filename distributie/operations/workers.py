@@ -1,15 +1,20 @@
-"""Running a worker in this process, and asking how many are listening."""
+"""Running a worker in this process, the embedded workers of a long-running front end, and
+asking how many are listening."""
 
 from __future__ import annotations
 
 import logging
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from distributie.operations.describe import transport_description
+from distributie.operations.follow import worker_log
 from distributie.operations.session import Session
 from distributie.runtime.logs import configure_logging
+from distributie.runtime.workers import WorkerSupervisor, supervised_workers
 from distributie.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,3 +78,16 @@ def workers_online(session: Session, timeout: float = 1.0) -> int:
 
     tasks.configure(session.settings, redis_url=session.redis_url)
     return tasks.workers_online(timeout)
+
+
+@contextmanager
+def workers_while_serving(session: Session) -> Iterator[WorkerSupervisor | None]:
+    """With the embedded default, a worker for as long as the block runs (started again when it
+    dies, its log in DATA_DIR/worker.log); with DISTRIBUTIE_REDIS_URL, none: the deployment's
+    own workers send."""
+    if not session.embedded:
+        yield None
+        return
+    concurrency = session.settings.worker_concurrency
+    with supervised_workers(session.redis_url, concurrency, worker_log(session.settings)) as got:
+        yield got

@@ -15,6 +15,7 @@ _PAGES: dict[int, tuple[str, str]] = {
     403: ("Geen toegang", "U hebt geen toegang tot deze pagina. Er is niets veranderd."),
     404: ("Pagina niet gevonden", "Deze pagina bestaat niet (meer). Controleer het adres."),
     405: ("Niet toegestaan", "Dit kan op deze pagina niet. Er is niets veranderd."),
+    409: ("Kan nu niet", "Dit kan op dit moment niet. Er is niets veranderd."),
     413: (
         "Bestand te groot",
         "Het bestand is groter dan distributie aanneemt. Er is niets opgeslagen.",

@@ -15,8 +15,20 @@ from distributie.accounts import (
     WeakPassword,
 )
 from distributie.errors import DistributieError
+from distributie.operations.runs import InvalidAddress, ResendRefused
+from distributie.operations.uploads import UploadTooLarge
+from distributie.web.words import state_word
 
 LOGIN_FAILED = "De gebruikersnaam of het wachtwoord klopt niet."
+
+
+def size(count: int) -> str:
+    """A file size as people say it: 2,3 MB, 18 kB, 512 bytes."""
+    if count >= 1_000_000:
+        return f"{count / 1_000_000:.1f} MB".replace(".0 ", " ").replace(".", ",")
+    if count >= 1000:
+        return f"{count / 1000:.0f} kB"
+    return f"{count} bytes"
 
 
 def minutes(seconds: int) -> str:
@@ -62,6 +74,25 @@ def dutch(exc: DistributieError) -> str:
         return "Kies een rol: lezer, medewerker of beheerder."
     if isinstance(exc, FirstUseRefused):
         return first_use_refused(exc.accounts_exist)
+    return _dutch_for_runs(exc)
+
+
+def _dutch_for_runs(exc: DistributieError) -> str:
+    if isinstance(exc, InvalidAddress):
+        return (
+            "Dit is geen geldig e-mailadres. Vul het in als naam@gemeente.nl, zonder spaties. "
+            "Er is niets verstuurd."
+        )
+    if isinstance(exc, ResendRefused):
+        return (
+            f"{exc.gemeente} staat nu op ‘{state_word(exc.state)}’. Opnieuw versturen kan pas "
+            "als de e-mail verzonden, mislukt, onbekend of geannuleerd is. Er is niets veranderd."
+        )
+    if isinstance(exc, UploadTooLarge):
+        return (
+            f"Het bestand is {size(exc.size)}; distributie neemt lijsten aan tot "
+            f"{size(exc.limit)}. Er is niets opgeslagen."
+        )
     return "Dit kon niet worden uitgevoerd. Er is niets veranderd."
 
 

@@ -9,14 +9,17 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-import redis
 from waitress.server import create_server
 
 from distributie.errors import ConfigError, UsageError
+from distributie.operations.session import Session
 from distributie.settings import Settings, is_loopback
 from distributie.web.app import FORM_OVERHEAD_BYTES, create_app
 
 THREADS = 8
+# waitress refuses a body beyond this many times the page's own limit with its own short
+# answer; below it, the page answers a too large upload with a clear page of its own.
+BODY_LIMIT_FACTOR = 4
 
 
 def check_host(settings: Settings, host: str) -> None:
@@ -31,18 +34,19 @@ def check_host(settings: Settings, host: str) -> None:
 
 
 def serve(
-    settings: Settings,
+    session: Session,
     host: str,
     port: int,
     *,
-    redis_client: redis.Redis,
     on_ready: Callable[[str, str], None] | None = None,
     threads: int = THREADS,
+    workers_alive: Callable[[], bool] | None = None,
 ) -> None:
     """Serve until Ctrl-C or SIGTERM. Once it listens, `on_ready(listening, public)` gets the
     address it listens on and the one people use (DISTRIBUTIE_WEB_BASE_URL, or the same)."""
+    settings = session.settings
     check_host(settings, host)
-    app = create_app(settings, redis_client)
+    app = create_app(session, workers_alive=workers_alive)
     proxy: dict[str, Any] = {}
     if settings.web_base_url is not None:
         # Behind the reverse proxy every request comes from it: take the client's address
@@ -59,7 +63,8 @@ def serve(
             port=port,
             threads=threads,
             ident="distributie",
-            max_request_body_size=settings.web_max_upload_bytes + FORM_OVERHEAD_BYTES,
+            max_request_body_size=BODY_LIMIT_FACTOR
+            * (settings.web_max_upload_bytes + FORM_OVERHEAD_BYTES),
             **proxy,
         )
     except OSError as exc:
@@ -72,14 +77,15 @@ def serve(
     listening_url = f"http://{shown_host}:{bound_port}"
     if on_ready is not None:
         on_ready(listening_url, settings.web_base_url or listening_url)
-    with _sigterm_stops():
+    with sigterm_stops():
         server.run()
 
 
 @contextmanager
-def _sigterm_stops() -> Iterator[None]:
-    """SIGTERM ends `run()` as Ctrl-C does, so the caller's clean-up (the embedded Redis and,
-    in part B, the embedded workers) runs."""
+def sigterm_stops() -> Iterator[None]:
+    """SIGTERM ends `run()` as Ctrl-C does, so the caller's clean-up (the embedded workers and
+    Redis) runs; `web` holds it for its whole life, so a second SIGTERM while it stops them
+    cuts that short (workers killed) instead of leaving them behind."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

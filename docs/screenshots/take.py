@@ -2,16 +2,20 @@
 
     .venv/bin/python docs/screenshots/take.py
 
-Starts `distributie web` with the embedded Redis in a temporary folder, creates the first
-account through the printed first-use link, adds colleagues with `distributie users add` (the
-same Redis while `web` holds it), and writes one PNG per page to docs/screenshots/.
+Starts `distributie web` with the embedded Redis and worker in a temporary folder (with a rate
+limit, so a run can be seen while it sends), creates the first account through the printed
+first-use link, adds colleagues with `distributie users add` (the same Redis while `web` holds
+it), walks through a whole run as a secretary would, and writes one PNG per page to
+docs/screenshots/.
 """
 
 from __future__ import annotations
 
+import csv
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from selenium.webdriver.common.action_chains import ActionChains
@@ -25,6 +29,7 @@ from tests.support.browser import start_chromium  # noqa: E402
 from tests.support.web import BIN, start_web, web_env  # noqa: E402
 
 OUT = Path(__file__).resolve().parent
+BUNDLED_LIST = ROOT / "recipients" / "midden-nederland.csv"
 PASSWORD = "voorbeeld wachtwoord voor de schermafdrukken"
 COLLEAGUES = [
     ("j.devries", "medewerker", "j.devries@veiligheidscollege-mn.example"),
@@ -36,9 +41,10 @@ COLLEAGUES = [
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        env = web_env(None, data_dir=str(work / "data"))
+        # Four a second: the 39 messages take about ten seconds, long enough to be seen.
+        env = web_env(None, data_dir=str(work / "data"), rate_limit="4/s")
         web = start_web(env, work)
-        driver = start_chromium(work / "profile")
+        driver = start_chromium(work / "profile", language="nl")
         if driver is None:
             web.stop()
             sys.exit("no headless browser: apt-get install chromium chromium-driver")
@@ -71,6 +77,12 @@ def submit(driver, css: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def take(driver, url: str, link: str, env: dict[str, str], work: Path) -> None:  # type: ignore[no-untyped-def]
+    accounts(driver, url, link, env, work)
+    new_run(driver, url, work)
+    following(driver)
+
+
+def accounts(driver, url: str, link: str, env: dict[str, str], work: Path) -> None:  # type: ignore[no-untyped-def]
     driver.get(url + "/inloggen")
     shot(driver, "01-inloggen-nog-geen-account")
     driver.get(link)
@@ -103,6 +115,68 @@ def take(driver, url: str, link: str, env: dict[str, str], work: Path) -> None: 
     for _ in range(4):  # skip link, name, menu, then the logout button: the keyboard focus
         ActionChains(driver).send_keys(Keys.TAB).perform()
     shot(driver, "10-toetsenbord-focus")
+    submit(driver, "form[data-action=logout] button")
+    fill(driver, {"username": "j.devries", "password": PASSWORD})
+    submit(driver, "button[data-action=login]")
+
+
+def broken_list(work: Path) -> Path:
+    """The bundled list with the mistakes people make: a wrong address, an unknown aanhef, a
+    gemeente twice, and a cell with HTML in it."""
+    rows = list(csv.reader(BUNDLED_LIST.open(encoding="utf-8")))
+    rows[2][6] = "burgemeester(at)baarn.example"
+    rows[4][1] = "burgemeesteres"
+    rows[7][0] = "Amersfoort"
+    rows[9][5] = "<b>Proef</b>"
+    path = work / "ontvangers mei.csv"
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        csv.writer(stream).writerows(rows)
+    return path
+
+
+def upload(driver, url: str, path: Path) -> None:  # type: ignore[no-untyped-def]
+    driver.get(url + "/nieuw")
+    driver.find_element(By.ID, "lijst-upload").click()
+    driver.find_element(By.ID, "recipients").send_keys(str(path))
+    submit(driver, "form[data-action=upload] button")
+
+
+def new_run(driver, url: str, work: Path) -> None:  # type: ignore[no-untyped-def]
+    driver.get(url + "/")
+    submit(driver, "a[data-action=new-run]")
+    shot(driver, "11-nieuwe-verzending")
+    upload(driver, url, broken_list(work))
+    shot(driver, "12-lijst-afgekeurd")
+    upload(driver, url, BUNDLED_LIST)
+    shot(driver, "13-klaar-om-te-verzenden")
+    select = driver.find_element(By.ID, "gemeente")
+    select.find_element(By.CSS_SELECTOR, "option[value=soest]").click()
+    submit(driver, "form.pick button")
+    time.sleep(0.5)  # the HTML part in its frame
+    shot(driver, "14-voorbeeld-soest")
+    submit(driver, "a[data-action=start]")
+    shot(driver, "15-starten-bevestigen")
+    submit(driver, "form[data-action=start] button")
+
+
+def following(driver) -> None:  # type: ignore[no-untyped-def]
+    time.sleep(7)  # htmx has updated the page twice: the rate is known, most is sent
+    shot(driver, "16-verzending-bezig")
+    deadline = time.monotonic() + 60
+    while not driver.find_elements(By.CSS_SELECTOR, ".status-line[data-finished=ja]"):
+        if time.monotonic() > deadline:
+            raise SystemExit("the run did not finish within a minute")
+        time.sleep(0.5)
+    shot(driver, "17-verzending-klaar")
+    submit(driver, "tr[data-gemeente=soest] a")
+    fill(driver, {"to": "burgemeester.nieuw@soest.example"})
+    shot(driver, "18-ontvanger")
+    submit(driver, "form[data-action=resend] button")
+    shot(driver, "19-opnieuw-versturen-bevestigen")
+    submit(driver, "form[data-action=resend] button")
+    time.sleep(2)
+    driver.refresh()
+    shot(driver, "20-ontvanger-opnieuw-verstuurd")
 
 
 if __name__ == "__main__":

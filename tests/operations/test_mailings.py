@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from distributie.errors import InputError, UsageError
 from distributie.operations import mailings
 from distributie.operations.mailings import BUNDLED_MAILING
 from distributie.settings import Settings
-from tests.support.mailings import recipient
+from tests.support.mailings import MINIMAL, recipient
 
 SETTINGS = Settings(_env_file=None)  # type: ignore[call-arg]
 
@@ -70,3 +71,28 @@ def test_render_all_writes_one_eml_per_recipient(tmp_path: Path) -> None:
     files = sorted(p.name for p in (tmp_path / "proef").iterdir())
     assert count == len(files) == 39
     assert "wijk-bij-duurstede.eml" in files
+
+
+def test_the_mailings_are_the_folders_of_the_mailings_dir_with_their_own_list(
+    tmp_path: Path,
+) -> None:
+    shutil.copytree(MINIMAL, tmp_path / "veiligheid")
+    (tmp_path / "kapot").mkdir()
+    (tmp_path / "kapot" / "mailing.toml").write_text("name = 'Kapot'\n")
+    (tmp_path / "geen-mailing").mkdir()
+    settings = Settings(_env_file=None, mailings_dir=tmp_path)  # type: ignore[call-arg]
+
+    found = mailings.available_mailings(settings)
+
+    assert [m.folder for m in found] == ["kapot", "veiligheid"]
+    broken, usable = found
+    assert broken.problems and broken.name == "kapot"
+    assert usable.name == "Testmailing"
+    assert usable.default_list == tmp_path / "veiligheid" / "ontvangers.csv"
+    assert usable.problems == []
+
+
+def test_a_mailing_is_found_only_by_the_name_of_a_folder_in_the_mailings_dir() -> None:
+    assert mailings.find_mailing(SETTINGS, "veiligheidsstrategie-2019") is not None
+    for name in ("..", "../templates/veiligheidsstrategie-2019", "/etc", ""):
+        assert mailings.find_mailing(SETTINGS, name) is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,9 @@ def _find(*names: str) -> str | None:
     return None
 
 
-def start_chromium(profile: Path) -> webdriver.Chrome | None:
-    """A headless chromium with a fresh profile, or None when none is installed."""
+def start_chromium(profile: Path, language: str | None = None) -> webdriver.Chrome | None:
+    """A headless chromium with a fresh profile, or None when none is installed. `language`
+    (e.g. "nl") is what its own controls speak, such as the file chooser's button."""
     binary = _find("chromium", "chromium-browser")
     driver_path = _find("chromedriver")
     if binary is None or driver_path is None:
@@ -70,6 +72,9 @@ def start_chromium(profile: Path) -> webdriver.Chrome | None:
     options.binary_location = binary
     for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
         options.add_argument(flag)
+    if language is not None:
+        options.add_argument(f"--lang={language}")
+        options.add_experimental_option("prefs", {"intl.accept_languages": language})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # An explicit driver: Selenium Manager must not try to download one.
     driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
@@ -113,6 +118,29 @@ class Browser:
         self.driver.find_element(By.CSS_SELECTOR, css).click()
         WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(old))
         self.check_page()
+
+    def download(self, css: str, folder: Path, timeout: float = 30) -> Path:
+        """Click the download link `css`; the file the browser saved in `folder`."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.driver.execute_cdp_cmd(
+            "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)}
+        )
+        before = set(folder.iterdir())
+        self.find(css).click()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = [p for p in set(folder.iterdir()) - before if p.suffix != ".crdownload"]
+            if done:
+                return done[0]
+            time.sleep(0.1)
+        raise AssertionError(f"clicking {css} downloaded nothing within {timeout} s")
+
+    def wait_for(self, css: str, count: int, timeout: float = 60) -> None:
+        """Until exactly `count` elements match `css` (the page updating itself)."""
+        WebDriverWait(self.driver, timeout, poll_frequency=0.2).until(
+            lambda d: len(d.find_elements(By.CSS_SELECTOR, css)) == count,
+            f"never {count} of {css}",
+        )
 
     def find(self, css: str) -> WebElement:
         return self.driver.find_element(By.CSS_SELECTOR, css)

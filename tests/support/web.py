@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
@@ -46,6 +47,7 @@ class WebProcess:
     """A running `distributie web`: its address, and every line it printed so far."""
 
     process: subprocess.Popen[str]
+    cwd: Path
     url: str = ""
     lines: list[str] = field(default_factory=list)
 
@@ -81,7 +83,7 @@ def start_web(env: Mapping[str, str], cwd: Path, *args: str, timeout: float = 30
         stderr=subprocess.STDOUT,
         text=True,
     )
-    web = WebProcess(process)
+    web = WebProcess(process, cwd)
     ready = threading.Event()
 
     def read() -> None:
@@ -130,7 +132,11 @@ def add_account(accounts: Accounts, name: str, role: Role = Role.BEHEERDER) -> A
 class Reply:
     status: int
     headers: Message
-    body: str
+    data: bytes
+
+    @property
+    def body(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
 
     @property
     def location(self) -> str:
@@ -156,19 +162,19 @@ class Http:
         path: str,
         form: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
     ) -> Reply:
         sent = dict(self.headers) | dict(headers or {})
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        body = None
         if form is not None:
-            body = urlencode(form)
+            body = urlencode(form).encode("ascii")
             sent["Content-Type"] = "application/x-www-form-urlencoded"
         connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
         try:
             connection.request(method, path, body=body, headers=sent)
             response = connection.getresponse()
-            reply = Reply(response.status, response.msg, response.read().decode("utf-8"))
+            reply = Reply(response.status, response.msg, response.read())
         finally:
             connection.close()
         for header in reply.set_cookies():
@@ -188,6 +194,26 @@ class Http:
         self, path: str, form: Mapping[str, str], headers: Mapping[str, str] | None = None
     ) -> Reply:
         return self.request("POST", path, form, headers)
+
+    def upload(
+        self, path: str, form: Mapping[str, str], field: str, filename: str, data: bytes
+    ) -> Reply:
+        """A multipart/form-data POST, as a browser sends a form with a file."""
+        boundary = "----distributie-test-" + uuid.uuid4().hex
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+            f"{value}\r\n".encode()
+            for name, value in form.items()
+        ]
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
+            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+            + data
+            + b"\r\n"
+        )
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        content_type = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        return self.request("POST", path, headers=content_type, body=body)
 
     def csrf_token(self, path: str) -> str:
         page = self.get(path)
