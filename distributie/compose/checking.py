@@ -42,7 +42,7 @@ def estimated_size(rendered: RenderedMessage) -> int:
     size = len(rendered.text.encode()) * 1.1 + _MIME_OVERHEAD
     if rendered.html is not None:
         size += len(rendered.html.encode()) * 1.1
-    size += sum(len(a.content) * _BASE64_GROWTH for a in rendered.attachments)
+    size += sum(a.size * _BASE64_GROWTH for a in rendered.attachments)
     return int(size)
 
 
@@ -62,12 +62,18 @@ def _render_rows(
     sample: RenderedMessage | None = None
     limits = RenderLimits(max_message_bytes)
     for recipient in recipients.recipients[start:stop]:
+        context = recipient.context()
         try:
-            rendered = compiled.render(recipient.context(), verify=True, limits=limits)
+            # Measured, not built: the .docx's zip is only made when its most possible size
+            # might not fit, which then decides.
+            rendered = compiled.render(context, verify=True, limits=limits, measure=True)
+            size = estimated_size(rendered)
+            if size > max_message_bytes or sample is None:
+                rendered = compiled.render(context, limits=limits)
+                size = estimated_size(rendered)
         except RenderError as exc:
             problems.append(_render_problem(recipients, recipient, exc))
             continue
-        size = estimated_size(rendered)
         if size > max_message_bytes:
             problems.append(
                 Problem(

@@ -26,6 +26,10 @@ DOCX_MIMETYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.
 _TEMPLATED_PART = re.compile(r"^word/(document|header\d*|footer\d*|footnotes)\.xml$")
 _TAG = re.compile(r"\{[{%#]")
 _UTF8_NAMES = 0x0800
+# Sizes of a zip's fixed records: local file header, central directory header, end record.
+_LOCAL_HEADER = 30
+_CENTRAL_HEADER = 46
+_END_OF_DIRECTORY = 22
 # Text in a <w:t> element holding a tab, line feed, \a or \f: what docxtpl's resolve_listing
 # turns into Word markup. Text cannot hold a "<", so [^<]* stays inside the element.
 _LISTING = re.compile(r"<w:t(?: [^>]*)?>[^<]*[\t\n\a\f]")
@@ -124,13 +128,16 @@ class CompiledDocx:
         parts = {}
         for name, template in self._templates.items():
             xml = template.render(context)
-            xml = re.sub(r"\n<w:p([ >])", r"<w:p\1", xml)
-            xml = (
-                xml.replace("{_{", "{{")
-                .replace("}_}", "}}")
-                .replace("{_%", "{%")
-                .replace("%_}", "%}")
-            )
+            # Undo the line breaks added before each paragraph at compile time (str.replace,
+            # not a regular expression: this runs for every recipient).
+            xml = xml.replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")
+            if "{_" in xml or "_}" in xml:
+                xml = (
+                    xml.replace("{_{", "{{")
+                    .replace("}_}", "}}")
+                    .replace("{_%", "{%")
+                    .replace("%_}", "%}")
+                )
             if _LISTING.search(xml):
                 # docxtpl's pass over every paragraph and run costs more than the render itself;
                 # it only changes text that holds one of these characters.
@@ -141,6 +148,16 @@ class CompiledDocx:
     def render(self, context: Mapping[str, object]) -> bytes:
         """The finished .docx for one recipient."""
         return self.assemble(self.render_parts(context))
+
+    def size_bound(self, parts: Mapping[str, bytes]) -> int:
+        """The most the .docx of these rendered parts can weigh, without building it: the
+        parts stored uncompressed (deflate never grows them by more than a few bytes per block),
+        the static members as they are, and the zip's headers and directory."""
+        rendered = sum(_LOCAL_HEADER + len(name) + len(xml) * 1001 // 1000 + 64
+                       for name, xml in parts.items())  # fmt: skip
+        static = sum(len(m.local_header_and_data) for m in self._static.values())
+        directory = sum(_CENTRAL_HEADER + len(name.encode()) for name in self._order)
+        return rendered + static + directory + _END_OF_DIRECTORY
 
     def assemble(self, parts: Mapping[str, bytes]) -> bytes:
         """The .docx made of these rendered parts (from render_parts) and the static ones."""

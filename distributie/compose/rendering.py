@@ -46,9 +46,15 @@ class RenderError(Exception):
 @dataclass(frozen=True)
 class RenderedAttachment:
     filename: str
-    content: bytes
+    content: bytes  # b"" when only measured (render(..., measure=True))
     mimetype: str
     static: bool  # the same bytes for every recipient (encoded once per process)
+    size_bound: int | None = None  # measured: the file is at most this large
+
+    @property
+    def size(self) -> int:
+        """The file's size, or the most it can be when it was only measured."""
+        return len(self.content) if self.size_bound is None else self.size_bound
 
 
 @dataclass(frozen=True)
@@ -143,17 +149,21 @@ class CompiledMailing:
         *,
         verify: bool = False,
         limits: RenderLimits | None = None,
+        measure: bool = False,
     ) -> RenderedMessage:
-        """One recipient's message content. `verify` also parses every rendered .docx part.
+        """One recipient's message content. `verify` also parses every rendered .docx part;
+        `measure` (for a check) skips building the .docx and gives the most it can weigh.
 
         Every template together stays within `limits` (compose/bounds.py: a few seconds, and
         the message limit for any value and any rendered template), or RenderError says which
         template went past which bound.
         """
         with bounded(limits or RenderLimits()):
-            return self._render_all(context, verify)
+            return self._render_all(context, verify, measure)
 
-    def _render_all(self, context: Mapping[str, object], verify: bool) -> RenderedMessage:
+    def _render_all(
+        self, context: Mapping[str, object], verify: bool, measure: bool
+    ) -> RenderedMessage:
         spec = self.mailing.spec
         subject = self._header(self.subject, "message.subject", context)
         if not subject:
@@ -166,12 +176,13 @@ class CompiledMailing:
             else None
         )
         attachments = tuple(
-            self._attachment(attachment, context, verify) for attachment in self._attachments
+            self._attachment(attachment, context, verify, measure)
+            for attachment in self._attachments
         )
         return RenderedMessage(subject, to_name, text, html, attachments)
 
     def _attachment(
-        self, attachment: _Attachment, context: Mapping[str, object], verify: bool
+        self, attachment: _Attachment, context: Mapping[str, object], verify: bool, measure: bool
     ) -> RenderedAttachment:
         filename = self._header(attachment.filename, attachment.filename_source, context)
         # A file name is a name, not a path.
@@ -191,6 +202,10 @@ class CompiledMailing:
                         raise RenderError(
                             attachment.label, f"renders invalid XML in {part}: {problem}"
                         )
+            if measure:
+                return RenderedAttachment(
+                    filename, b"", DOCX_MIMETYPE, False, size_bound=docx.size_bound(parts)
+                )
             content = docx.assemble(parts)
         except RenderError:
             raise

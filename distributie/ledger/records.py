@@ -6,11 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from redis.typing import EncodableT
-
 from distributie.states import (
     PENDING_STATES,
-    QUEUED,
     RUN_ACTIVE,
     RUN_FINISHED,
     RUN_KIND_MAILING,
@@ -266,7 +263,7 @@ class NewRun:
     release_at: float | None = None
     approval_required: bool = False
 
-    def fields(self, templates_sha256: str, total: int, now: float) -> dict[EncodableT, EncodableT]:
+    def fields(self, templates_sha256: str, total: int, now: str) -> dict[str, object]:
         return {
             "kind": self.kind,
             "state": self.state,
@@ -293,22 +290,6 @@ class NewRecipient:
     gemeente: str
     email: str
     data: dict[str, Any]  # the row: {"row": Excel row number, "fields": {column: value}}
-
-    def fields(self, message_id: str, now: float) -> dict[EncodableT, EncodableT]:
-        return {
-            "key": self.key,
-            "gemeente": self.gemeente,
-            "email": self.email,
-            "data": json.dumps(self.data, ensure_ascii=False),
-            "state": QUEUED,
-            "seq": 1,
-            "resend": 0,
-            "attempts": 0,
-            "not_before": 0,
-            "message_id": message_id,
-            "created_at": now,
-            "updated_at": now,
-        }
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,12 @@ from distributie.ledger.keys import (
     bundle_key,
     counts_key,
     events_key,
-    history_key,
     order_key,
-    recipient_key_of,
+    recipient_prefix,
     run_key,
-    unpublished_member,
 )
 from distributie.ledger.records import NewRecipient, NewRun
+from distributie.ledger.scripts import Scripts
 
 
 def new_run_id() -> str:
@@ -34,10 +33,15 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
+# Recipients per script call: one call must not hold Redis up for long (about 30 ms here).
+_CHUNK = 2000
+
+
 class RunWrites:
     """Creating a run and storing its mailing (part of `Ledger`)."""
 
     client: redis.Redis
+    scripts: Scripts
 
     def store_bundle(self, bundle: MailingBundle) -> None:
         key = bundle_key(bundle.sha256)
@@ -57,20 +61,18 @@ class RunWrites:
         recipients: Sequence[NewRecipient],
         message_id_for: Callable[[str, int], str],
     ) -> None:
-        """Write a run and all its recipients as `queued`, in one transaction.
+        """Write a run and all its recipients as `queued`.
 
-        Their task messages count as unpublished until the caller confirms it published them
-        (`published`); if it never does, the repair duty publishes them (ledger/publishing.py).
+        The recipients go in chunks, then one script makes the run visible with its counts: a
+        process killed halfway leaves nothing anyone sees. Their task messages count as
+        unpublished until the caller confirms it published them (`published`); if it never
+        does, the repair duty publishes them (ledger/publishing.py).
         """
         self.store_bundle(bundle)
-        now = time.time()
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(run_key(run.id), mapping=run.fields(bundle.sha256, len(recipients), now))
-        pipe.hset(counts_key(run.id), mapping={s: 0 for s in states.ALL_STATES})
-        pipe.hset(counts_key(run.id), states.QUEUED, len(recipients))
+        now = repr(time.time())
         created = json.dumps(
             {
-                "at": now,
+                "at": float(now),
                 "worker": run.created_by,
                 "outcome": states.OUTCOME_QUEUED,
                 "state": states.QUEUED,
@@ -78,22 +80,22 @@ class RunWrites:
                 "attempt": 0,
             }
         )
-        for recipient in recipients:
-            pipe.rpush(order_key(run.id), recipient.key)
-            pipe.hset(
-                recipient_key_of(run.id, recipient.key),
-                mapping=recipient.fields(message_id_for(recipient.key, 0), now),
-            )
-            pipe.rpush(history_key(run.id, recipient.key), created)
-        pipe.xadd(
-            events_key(run.id),
-            {"recipient": "*", "to": states.QUEUED, "outcome": states.OUTCOME_CREATED},
+        # A run that waits for approval or its time has no task yet; run_control.lua notes its
+        # recipients as unpublished when it hands them over.
+        unpublished = "1" if run.state == states.RUN_ACTIVE else "0"
+        for start in range(0, len(recipients), _CHUNK):
+            rows = [
+                [r.key, r.gemeente, r.email, json.dumps(r.data, ensure_ascii=False),
+                 message_id_for(r.key, 0)]
+                for r in recipients[start : start + _CHUNK]
+            ]  # fmt: skip
+            self.scripts.create_recipients(
+                keys=[order_key(run.id), UNPUBLISHED],
+                args=[run.id, recipient_prefix(run.id), now, created, unpublished,
+                      json.dumps(rows, ensure_ascii=False)],
+            )  # fmt: skip
+        fields = {k: str(v) for k, v in run.fields(bundle.sha256, len(recipients), now).items()}
+        self.scripts.create_run(
+            keys=[run_key(run.id), counts_key(run.id), events_key(run.id), RUNS, SCHEDULED],
+            args=[run.id, now, len(recipients), run.release_at or "", json.dumps(fields)],
         )
-        if recipients and run.state == states.RUN_ACTIVE:
-            # A run that waits for approval or its time has no task yet; run_control.lua notes
-            # its recipients as unpublished when it hands them over.
-            pipe.zadd(UNPUBLISHED, {unpublished_member(run.id, r.key, 1): now for r in recipients})
-        pipe.zadd(RUNS, {run.id: now})
-        if run.release_at is not None:
-            pipe.zadd(SCHEDULED, {run.id: run.release_at})
-        pipe.execute()

@@ -18,6 +18,8 @@ from distributie import states
 from distributie.ledger.records import VERDICTS
 
 SCRIPT_NAMES = (
+    "create_recipients",
+    "create_run",
     "claim",
     "mark_end_of_data",
     "expire_lease",
@@ -84,6 +86,8 @@ class Scripts:
     """Every ledger script registered with one client (EVALSHA, loaded on first use)."""
 
     def __init__(self, client: redis.Redis) -> None:
+        self.create_recipients = self._register(client, "create_recipients")
+        self.create_run = self._register(client, "create_run")
         self.claim = self._register(client, "claim")
         self.mark_end_of_data = self._register(client, "mark_end_of_data")
         self.expire_lease = self._register(client, "expire_lease")

@@ -292,3 +292,13 @@ def test_libreoffice_opens_the_rendered_letter_and_keeps_its_text(tmp_path: Path
 
     assert "Aan de gemeenteraad van Amersfoort" in text
     assert f"Wijkagenten: {REACTIE}" in text
+
+
+@pytest.mark.parametrize("points", ["", "Ondermijning", "|".join(f"Punt {n}" for n in range(200))])
+def test_the_measured_size_is_never_below_the_built_documents(points: str) -> None:
+    compiled = compile_docx()
+    parts = compiled.render_parts(
+        recipient("Wijk bij Duurstede", consultatiepunten=points).context()
+    )
+
+    assert compiled.size_bound(parts) >= len(compiled.assemble(parts))

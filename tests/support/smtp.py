@@ -47,7 +47,7 @@ RECIPIENT_HEADER = "X-Distributie-Recipient"
 # Long enough for any test; a dropped connection is normally gone within milliseconds.
 _DROP_WAIT = 30.0
 
-Stage = Literal["connect", "rcpt", "data_command", "end_of_data"]
+Stage = Literal["connect", "mail", "rcpt", "data_command", "end_of_data"]
 Action = Literal["reply", "drop", "slow"]
 
 _DEFAULT_TEXT = {
@@ -64,6 +64,8 @@ _DEFAULT_TEXT = {
 # What random_faults() can pick, and at which stage each one happens.
 RANDOM_KINDS: dict[str, tuple[Stage, Action]] = {
     "connect_421": ("connect", "reply"),
+    "mail_4xx": ("mail", "reply"),
+    "drop_at_mail": ("mail", "drop"),
     "rcpt_4xx": ("rcpt", "reply"),
     "slow_rcpt": ("rcpt", "slow"),
     "data_command_4xx": ("data_command", "reply"),
@@ -126,7 +128,8 @@ class FaultPlan:
     generator (random_faults / random_transient) get a say. `address` None matches any
     recipient; addresses compare case-insensitively.
 
-    Stages: "connect" (before the greeting), "rcpt" (the reply to RCPT TO), "data_command"
+    Stages: "connect" (before the greeting), "mail" (the reply to MAIL FROM; an `address` rule
+    never matches it, it names no recipient yet), "rcpt" (the reply to RCPT TO), "data_command"
     (the reply to DATA, i.e. before the client sends the message: nothing is recorded), and
     "end_of_data" (the reply after the final dot). At "end_of_data" a "drop" or "slow" fault
     happens after the message was recorded as accepted; a "reply" fault means not accepted.
@@ -170,6 +173,16 @@ class FaultPlan:
     def refuse(self, address: str, code: int = 550, text: str | None = None) -> FaultPlan:
         """Refuse this recipient at RCPT TO, every time (a permanent rejection)."""
         return self._add(_Rule("rcpt", "reply", address, code, text, times=None))
+
+    def fail_mail(
+        self, code: int = 451, times: int | None = 1, text: str | None = None
+    ) -> FaultPlan:
+        """Answer MAIL FROM with `code` (421 also hangs up)."""
+        return self._add(_Rule("mail", "reply", None, code, text, times=times))
+
+    def drop_at_mail(self, times: int | None = 1) -> FaultPlan:
+        """Hang up instead of answering MAIL FROM."""
+        return self._add(_Rule("mail", "drop", None, times=times))
 
     def fail_data_command(
         self,
@@ -384,6 +397,19 @@ class _Handler:
     def __init__(self, recorder: RecordingSMTPServer) -> None:
         self.recorder = recorder
 
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: ServerSession,
+        envelope: ServerEnvelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.recorder.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
     async def handle_MAIL(
         self,
         server: SMTP,
@@ -394,6 +420,18 @@ class _Handler:
     ) -> str:
         if self.recorder.username is not None and not session.authenticated:
             return "530 5.7.0 Authentication required"
+        # The client's next commands already waiting unread: they came in one write with MAIL.
+        waiting = bytes(getattr(server._reader, "_buffer", b""))
+        if b"RCPT TO" in waiting.upper() and b"DATA" in waiting.upper():
+            self.recorder.pipelined_envelopes += 1
+        fault = self.recorder.plan.take("mail")
+        if fault is not None:
+            if fault.action == "drop":
+                await hang_up(server)
+            if fault.code == 421:
+                await server.push(fault.status)
+                await hang_up(server)
+            return fault.status
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 OK"
@@ -475,6 +513,7 @@ class RecordingSMTPServer:
         password: str | None = None,
         plan: FaultPlan | None = None,
         echo_password_on_auth_failure: bool = False,
+        pipelining: bool = True,
     ) -> None:
         if security != "none" and ca is None:
             raise ValueError("a TLS server needs a trustme CA")
@@ -486,6 +525,9 @@ class RecordingSMTPServer:
         self.password = password
         self.plan = plan or FaultPlan()
         self._echo_password = echo_password_on_auth_failure
+        # PIPELINING is advertised as relays do; the server reads commands in order either way.
+        self.pipelining = pipelining
+        self.pipelined_envelopes = 0  # MAIL FROMs whose RCPT and DATA were already in the buffer
         self._lock = threading.Condition()
         self._messages: list[ReceivedMessage] = []
         self._commands: list[tuple[int, str]] = []
