@@ -15,15 +15,15 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote_plus, urlsplit
 
-import httpx2
-from authlib.integrations.httpx_client import OAuth2Client
-from authlib.integrations.httpx_client import OAuthError as AuthlibOAuthError
 from pydantic import SecretStr
 
 from distributie import __version__
+
+if TYPE_CHECKING:
+    import httpx2
 from distributie.errors import ConfigError, DistributieError
 from distributie.sasl import XOAuth2Response, xoauth2_authobject, xoauth2_base64, xoauth2_string
 from distributie.settings import Settings, is_loopback
@@ -221,6 +221,11 @@ class TokenSource:
             ) from None
 
     def _fetch(self) -> AccessToken:
+        # authlib and httpx take a third of a second to import: only when a token is needed.
+        import httpx2
+        from authlib.integrations.httpx_client import OAuth2Client
+        from authlib.integrations.httpx_client import OAuthError as AuthlibOAuthError
+
         self._requests += 1
         started = time.monotonic()
         try:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from distributie.cli.app import cli, err, guarded, load, out
-from distributie.operations.archive import Archive, write_archive
 from distributie.operations.session import open_session
+
+if TYPE_CHECKING:
+    from distributie.operations.archive import Archive
 
 
 @cli.command()
@@ -24,6 +26,8 @@ def archive(
     does not match (the zip is written all the same, the mismatch in its manifest.json).
     """
     settings = load()
+
+    from distributie.operations.archive import write_archive  # the rebuilding loads only here
 
     def write() -> Archive:
         with open_session(settings) as session:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from distributie.cli.app import cli, err, fail_usage, guarded, load, out
 from distributie.errors import DistributieError
-from distributie.operations.bounces import MailboxRead, read_bounces
 from distributie.operations.session import Session, open_session
+
+if TYPE_CHECKING:
+    from distributie.operations.bounces import MailboxRead
 
 
 def _kinds(counter: Counter[str]) -> str:
@@ -44,6 +46,8 @@ def _print_pass(result: MailboxRead) -> None:
 
 
 def _poll(session: Session, every: float) -> int:
+    from distributie.operations.bounces import read_bounces
+
     """Read the mailbox every `every` seconds until Ctrl-C; a pass that fails is reported and
     the next one tried (the first one's failure has already ended the command)."""
     try:
@@ -77,6 +81,9 @@ def bounces(
     settings = load()
     if not settings.uses_bounce_mailbox:
         fail_usage("DISTRIBUTIE_BOUNCE_IMAP_HOST is not set: there is no bounce mailbox to read")
+
+    # imapclient and the report parsers load only for this command.
+    from distributie.operations.bounces import read_bounces
 
     def run() -> int:
         with open_session(settings) as session:

@@ -130,8 +130,14 @@ def _send_run(
     by: str | None,
 ) -> int:
     with open_session(settings) as session:
-        run_id = run_ops.start_run(session, checked, chosen, operator_name(by), plan)
-        err.print(f"Run {run_id}", style="bold")
+        run_id = run_ops.start_run(
+            session,
+            checked,
+            chosen,
+            operator_name(by),
+            plan,
+            on_created=lambda run_id: err.print(f"Run {run_id}", style="bold"),
+        )
         if plan.state != states.RUN_ACTIVE:
             _waiting(session, run_id, plan, operator_name(by))
             _print_result(run_id, session.ledger.counts(run_id), as_json, plan.state)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from distributie.compose.dkim import DKIMSigner, DNSRecord, dkim_signer
 from distributie.compose.mailing import Mailing, load_mailing
 from distributie.errors import UsageError
 from distributie.settings import Settings
 
-__all__ = ["DKIMSetup", "DNSRecord", "dkim_dns", "dkim_setup"]
+if TYPE_CHECKING:
+    from distributie.compose.dkim import DKIMSigner, DNSRecord
+
+__all__ = ["DKIMSetup", "dkim_dns", "dkim_setup"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,11 @@ def _setup(signer: DKIMSigner, from_address: str) -> DKIMSetup:
 def dkim_setup(settings: Settings, mailing: Mailing) -> DKIMSetup | None:
     """The signing this mailing gets, or None without DKIM settings. Raises DKIMKeyError or
     DKIMAlignmentError (exit code 2) when the workers could not sign its messages."""
+    if settings.dkim_key_file is None:
+        return None
+    # dkimpy and cryptography are slow to import; only a deployment that signs needs them.
+    from distributie.compose.dkim import dkim_signer
+
     from_address = mailing.spec.sender.from_address
     signer = dkim_signer(settings, from_address)
     return None if signer is None else _setup(signer, from_address)

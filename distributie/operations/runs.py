@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -124,10 +124,16 @@ def start_run(
     recipients: Sequence[Recipient],
     by: str,
     plan: RunPlan = RunPlan(),
+    on_created: Callable[[str], None] | None = None,
 ) -> str:
-    """Create the run and, unless it waits for approval or its time, queue every recipient."""
+    """Create the run and, unless it waits for approval or its time, queue every recipient.
+
+    `on_created` hears the run id as soon as the run exists, before the recipients are queued.
+    """
     transport = transport_description(session.settings)
     run_id = create_run(session.ledger, checked, recipients, by, transport, plan)
+    if on_created is not None:
+        on_created(run_id)
     if plan.state == states.RUN_ACTIVE:
         enqueue(session, run_id, [(r.key, 1) for r in recipients])
     return run_id

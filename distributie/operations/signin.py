@@ -16,7 +16,6 @@ from distributie.delivery.transport import SendError, SMTPConfigurationError
 from distributie.delivery.transport.classify import Peer, chainable
 from distributie.delivery.transport.smtp_open import SMTPOpener
 from distributie.errors import ConfigError, DistributieError
-from distributie.oauth import TokenUnavailableError, shared_token_source
 from distributie.settings import Settings
 
 __all__ = ["SignIn", "SignInRefusedError", "SignInUnavailableError", "try_sign_in"]
@@ -43,6 +42,9 @@ def try_sign_in(settings: Settings) -> SignIn | None:
     """Sign in as the workers will; None when the settings do not use OAuth2."""
     if settings.smtp_auth != "xoauth2" or settings.smtp_username is None:
         return None
+    # authlib and httpx are slow to import; only a deployment that signs in with OAuth2 needs them.
+    from distributie.oauth import TokenUnavailableError, shared_token_source
+
     mailbox = settings.smtp_username
     what = f"the OAuth2 sign-in for {mailbox}"
     try:
