@@ -73,7 +73,7 @@ def test_each_refusal_and_hang_up_is_classified_as_its_command_says(
     calls = Calls()
 
     with transport_for(smtp_server) as transport:
-        with pytest.raises(error) as caught:
+        with pytest.raises(error):
             transport.send(envelope("utrecht"), message("utrecht"), calls)
         # The next message goes out cleanly after whatever happened to this one.
         after = transport.send(envelope("zeist"), message("zeist"), Calls())

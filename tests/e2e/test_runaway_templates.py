@@ -10,7 +10,6 @@ MemoryError instead of the message asserted here.
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -35,6 +34,14 @@ ENDLESS = (
     "{% for j in range(100000) %}{% endfor %}{% endfor %}{% endif %}"
 )
 CHECK = [sys.executable, "-m", "distributie", "check"]
+# The check runs behind a small Python that sets the memory limit and then becomes the check
+# (exec). A preexec_fn would make Python fork this whole test process, whose pages the child's
+# peak RSS would then count until its exec.
+LIMITED = (
+    "import os, resource, sys; "
+    "resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[1]), int(sys.argv[1]))); "
+    "os.execv(sys.argv[2], sys.argv[2:])"
+)
 ADDRESS_SPACE = 3 * 1024**3  # a safety net for the machine, far above what check needs
 
 
@@ -55,15 +62,22 @@ def check_with_peak_rss(mailing: Path, recipients: Path, cwd: Path) -> tuple[int
     started = time.monotonic()
     with output.open("wb") as stream:
         process = subprocess.Popen(
-            [*CHECK, "--mailing", str(mailing), "--recipients", str(recipients)],
+            [
+                sys.executable,
+                "-c",
+                LIMITED,
+                str(ADDRESS_SPACE),
+                *CHECK,
+                "--mailing",
+                str(mailing),
+                "--recipients",
+                str(recipients),
+            ],
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=stream,
             stderr=subprocess.STDOUT,
-            preexec_fn=lambda: resource.setrlimit(
-                resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE)
-            ),
         )
         deadline = started + 120
         while True:
