@@ -156,7 +156,30 @@ def _attachment_headers(attachment: RenderedAttachment) -> bytes:
     else:
         parameter = "filename*=" + email.utils.encode_rfc2231(filename, "utf-8")
     head = f"Content-Type: {attachment.mimetype}\r\nContent-Transfer-Encoding: base64\r\n"
-    return head.encode("ascii") + _fold("Content-Disposition", f"attachment; {parameter}") + _CRLF
+    return head.encode("ascii") + _disposition(parameter) + _CRLF
+
+
+def _disposition(parameter: str) -> bytes:
+    """Content-Disposition as the policy folds it: on one line, or the parameter on a line of its
+    own when only that fits; the policy itself (RFC 2231 continuations) for anything longer.
+    Written directly because the policy's parser costs a tenth of a millisecond per message."""
+    value = f"attachment; {parameter}"
+    if value.isascii() and value.isprintable():
+        if len("Content-Disposition: ") + len(value) <= _MAX_LINE:
+            return f"Content-Disposition: {value}\r\n".encode("ascii")
+        if 1 + len(parameter) <= _MAX_LINE:
+            return f"Content-Disposition: attachment;\r\n {parameter}\r\n".encode("ascii")
+    return _fold("Content-Disposition", value)
+
+
+def _to_header(name: str, address: str) -> bytes:
+    """To as the policy writes it: for a printable ASCII name whose line fits, email.utils'
+    quoting gives the same bytes without the policy's parser; anything else goes through it."""
+    if name.isascii() and name.isprintable() and "=?" not in name:
+        line = "To: " + email.utils.formataddr((name, address))
+        if len(line) <= _MAX_LINE:
+            return (line + "\r\n").encode("ascii")
+    return _fold("To", _address(name, address))
 
 
 def _base64(content: bytes) -> bytes:
@@ -215,7 +238,7 @@ def build_message(
     headers = [
         _from_header(addressing.from_name, addressing.from_address),
         _sender_header(addressing.sender_name, addressing.sender_address if on_behalf else None),
-        _fold("To", _address(rendered.to_name, addressing.to_address)),
+        _to_header(rendered.to_name, addressing.to_address),
         _reply_to_header(addressing.reply_to),
         _fold_text("Subject", TEST_SUBJECT_PREFIX + rendered.subject)
         if addressing.test
