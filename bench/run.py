@@ -726,6 +726,8 @@ def table(results: dict[str, Any]) -> str:
         "|---|---:|",
         f"| check + create run (CLI, before the first task) | "
         f"{d['check_and_create_seconds']:.1f} s |",
+        f"| sending phase (from the run's creation to the last sent) | "
+        f"{results['n'] / d['sending_seconds']:.0f} messages/s |",
         f"| worker CPU per message | {d['worker_cpu_ms_per_message']:.2f} ms |",
         *(
             [
