@@ -12,6 +12,7 @@ from flask import url_for
 from distributie import states
 from distributie.accounts import Action
 from distributie.operations.reports import RunView
+from distributie.web.run_state import RunShown
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,31 @@ def stoppable(view: RunView) -> int:
     return view.counts.get(states.QUEUED, 0) + view.counts.get(states.RETRYING, 0)
 
 
-def run_actions(view: RunView) -> list[RunAction]:
+def run_actions(view: RunView, shown: RunShown, viewer: str) -> list[RunAction]:
+    """What `viewer` may be offered on this run's page now (their role is checked by the page).
+    Approving and rejecting a run that awaits approval are for anyone but its creator (the
+    vier-ogenprincipe); the creator can withdraw it with Annuleren."""
     found = []
+    awaiting = shown.state == states.RUN_AWAITING_APPROVAL
+    colleague = viewer != shown.created_by
+    if awaiting and colleague:
+        found.append(
+            RunAction("approve", "Goedkeuren", url_for("control.approve", run=view.run),
+                      Action.APPROVE)
+        )  # fmt: skip
+        found.append(
+            RunAction("reject", "Afwijzen", url_for("control.reject", run=view.run),
+                      Action.REJECT, danger=True)
+        )  # fmt: skip
+    if shown.state == states.RUN_ACTIVE:
+        found.append(
+            RunAction("pause", "Pauzeren", url_for("control.pause", run=view.run), Action.PAUSE)
+        )
+    if shown.state == states.RUN_PAUSED:
+        found.append(
+            RunAction("resume", "Hervatten", url_for("control.resume", run=view.run),
+                      Action.RESUME)
+        )  # fmt: skip
     if retryable(view):
         found.append(
             RunAction(
@@ -43,7 +67,7 @@ def run_actions(view: RunView) -> list[RunAction]:
                 Action.RETRY,
             )
         )
-    if stoppable(view):
+    if stoppable(view) and not (awaiting and colleague):
         found.append(
             RunAction(
                 "cancel",
