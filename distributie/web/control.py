@@ -5,6 +5,8 @@ the role check) through operations.control, recorded with the logged-in account'
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
@@ -80,19 +82,24 @@ def approve(run: str) -> ResponseReturnValue:
         return _own_run(run)
     info = view.info
     when = "Ze gaan meteen uit."
+    button = f"Ja, keur goed en verstuur {view.total} e-mails"
     if info.get("release_at") and float(info["release_at"]) > clock.now:
         when = f"Ze gaan uit op het geplande tijdstip: {clock.long(float(info['release_at']))}."
+        button = "Ja, keur goed (verzenden op het geplande tijdstip)"
+    listed = PurePath(info.get("recipients_path", "")).name
     return _confirm(
         run,
         "Verzending goedkeuren",
         [
             f"{shown.created_by} heeft de verzending ‘{info.get('mailing', '')}’ aangemaakt: "
-            f"{view.total} e-mails, elk met een eigen bijlage. {when}",
+            f"{view.total} e-mails aan de ontvangers in {listed}, elk met een eigen bijlage. "
+            f"{when}",
             "U keurt hem goed als tweede persoon (vier-ogenprincipe). Dit wordt met uw naam "
-            "vastgelegd. Een verzonden e-mail kunt u niet terughalen.",
+            "vastgelegd. Een verzonden e-mail kunt u niet terughalen. Wilt u eerst de "
+            "ontvangers zien? Ga dan terug naar de verzending.",
         ],
         "approve",
-        f"Ja, keur goed en verstuur {view.total} e-mails",
+        button,
         False,
     )
 

@@ -1,7 +1,8 @@
 """The actions a run page offers, in one list: each is a link with a `data-action` hook that
-leads to a confirm step naming what it will do. A later feature (pause, resume, approve, a test
-send) adds its entry here, under the condition that makes it possible, and its confirm page
-with `confirm.html`; the run page shows whatever this list holds for the person's role."""
+leads to a confirm step naming what it will do. A feature adds its entry here, under the
+condition that makes it possible (the run's counts, its state from run_state.shown_run(), who
+looks), and its confirm page with `confirm.html`; the run page shows whatever this list holds
+for the person's role."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class RunAction:
     url: str
     needs: Action  # the role check; the page shows the action only to those allowed
     danger: bool = False
+    primary: bool = False  # what the run waits for (approval, resuming): the filled button
 
 
 def retryable(view: RunView) -> int:
@@ -43,7 +45,7 @@ def run_actions(view: RunView, shown: RunShown, viewer: str) -> list[RunAction]:
     if awaiting and colleague:
         found.append(
             RunAction("approve", "Goedkeuren", url_for("control.approve", run=view.run),
-                      Action.APPROVE)
+                      Action.APPROVE, primary=True)
         )  # fmt: skip
         found.append(
             RunAction("reject", "Afwijzen", url_for("control.reject", run=view.run),
@@ -56,7 +58,7 @@ def run_actions(view: RunView, shown: RunShown, viewer: str) -> list[RunAction]:
     if shown.state == states.RUN_PAUSED:
         found.append(
             RunAction("resume", "Hervatten", url_for("control.resume", run=view.run),
-                      Action.RESUME)
+                      Action.RESUME, primary=True)
         )  # fmt: skip
     if retryable(view):
         found.append(

@@ -93,7 +93,7 @@ def shown_run(info: dict[str, str], counts: dict[str, int], clock: Clock) -> Run
         word=run_state_word(state),
         test=control.kind == states.RUN_KIND_TEST,
         sentence=_sentence(state, control, info, counts, clock),
-        facts=_facts(control, info, clock),
+        facts=_facts(state, control, info, clock),
         poll_seconds=_poll_seconds(state, control, counts, clock),
         created_by=created_by,
     )
@@ -112,9 +112,7 @@ def _sentence(
     creator = info.get("created_by", "")
     if state == states.RUN_AWAITING_APPROVAL:
         said = f"Wacht op goedkeuring door iemand anders dan {creator}. Er is nog niets verzonden."
-        if control.release_at and control.release_at > clock.now:
-            said += f" Gepland voor {clock.long(control.release_at)}."
-        elif control.release_at:
+        if control.release_at and control.release_at <= clock.now:
             said += (
                 f" Hij was gepland voor {clock.long(control.release_at)}; hij begint zodra hij "
                 "is goedgekeurd."
@@ -139,23 +137,26 @@ def _sentence(
     if done < total:
         return f"Bezig: {done} van {total} ontvangers verwerkt."
     said = f"Klaar: alle {total} ontvangers zijn verwerkt."
+    if total == 1:
+        said = "Klaar: de ontvanger is verwerkt."
     if control.rejected_by:
         said += f" De verzending is afgewezen door {control.rejected_by}."
     return said
 
 
-def _facts(control: RunControl, info: dict[str, str], clock: Clock) -> list[tuple[str, str]]:
+def _facts(
+    state: str, control: RunControl, info: dict[str, str], clock: Clock
+) -> list[tuple[str, str]]:
+    """What the status sentence does not say already: who approved or rejected it, when it was
+    planned for and when it began (and how late)."""
     facts = []
-    if control.approval_required:
-        if control.approved_by and control.approved_at:
-            approval = f"goedgekeurd door {control.approved_by} {clock.moment(control.approved_at)}"
-        elif control.rejected_by:
-            rejected_at = float(info.get("rejected_at") or 0)
-            approval = f"afgewezen door {control.rejected_by} {clock.moment(rejected_at)}"
-        else:
-            approval = f"nodig, door iemand anders dan {info.get('created_by', '')}"
+    if control.approved_by and control.approved_at:
+        approval = f"goedgekeurd door {control.approved_by} {clock.moment(control.approved_at)}"
         facts.append(("Goedkeuring", approval))
-    if control.release_at:
+    elif control.rejected_by:
+        rejected_at = float(info.get("rejected_at") or 0)
+        facts.append(("Afgewezen", f"door {control.rejected_by} {clock.moment(rejected_at)}"))
+    if control.release_at and state != states.RUN_SCHEDULED:
         facts.append(("Gepland voor", clock.long(control.release_at)))
     if control.release_at and control.released_at:
         delay = control.release_delay or 0.0

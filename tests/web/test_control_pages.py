@@ -161,7 +161,7 @@ def test_a_colleague_rejects_and_every_recipient_is_cancelled(
     page = anna.get(f"/verzendingen/{run_id}").body
     assert 'data-run-state="finished"' in page
     assert "De verzending is afgewezen door bram." in page
-    assert "afgewezen door bram" in page  # the approval fact
+    assert "<dt>Afgewezen</dt><dd>door bram om " in page
 
 
 def control_posts(run_id: str) -> list[str]:
