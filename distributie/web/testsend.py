@@ -6,8 +6,6 @@ up a real run."""
 
 from __future__ import annotations
 
-import contextlib
-
 from flask import Blueprint, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -33,16 +31,26 @@ ADDRESS_FIELD = "test_to"
 GEMEENTE_FIELD = "proef-gemeente"
 
 
-def _read_form(draft: Draft) -> tuple[dict[str, str], str | None, Recipient | None]:
-    """The form as typed, the checked address and the chosen recipient (None: not usable)."""
+def _read_form(draft: Draft) -> tuple[dict[str, str], str | None, Recipient | None, dict[str, str]]:
+    """The form as typed, the checked address and the chosen recipient (None: not usable), and
+    what is wrong, per field."""
     form = {
         "test_to": request.form.get(ADDRESS_FIELD, "").strip()[:320],
         "gemeente": request.form.get("gemeente", "")[:200],
     }
+    errors = {}
     address = None
-    with contextlib.suppress(run_ops.InvalidAddress):
-        address = run_ops.valid_address(form["test_to"], "--test-to")
-    return form, address, _recipient(draft, form["gemeente"])
+    if not form["test_to"]:
+        errors[ADDRESS_FIELD] = "Vul het e-mailadres in waar de proef heen moet."
+    else:
+        try:
+            address = run_ops.valid_address(form["test_to"], "--test-to")
+        except run_ops.InvalidAddress as exc:
+            errors[ADDRESS_FIELD] = dutch(exc)
+    chosen = _recipient(draft, form["gemeente"])
+    if chosen is None:
+        errors[GEMEENTE_FIELD] = "Kies een gemeente uit de lijst."
+    return form, address, chosen, errors
 
 
 def _recipient(draft: Draft, wanted: str) -> Recipient | None:
@@ -63,16 +71,7 @@ def send(folder: str, list_id: str) -> ResponseReturnValue:
         draft = load_draft(folder, list_id)
     except ListRefused as exc:
         return problems_page(exc.problems, exc.list_name)
-    form, address, chosen = _read_form(draft)
-    errors = {}
-    if address is None:
-        errors[ADDRESS_FIELD] = (
-            "Vul het e-mailadres in waar de proef heen moet."
-            if not form["test_to"]
-            else dutch(run_ops.InvalidAddress(form["test_to"], "", "--test-to"))
-        )
-    if chosen is None:
-        errors[GEMEENTE_FIELD] = "Kies een gemeente uit de lijst."
+    form, address, chosen, errors = _read_form(draft)
     if address is None or chosen is None:
         return checked_page(draft, errors, form), 422
     answered = first_request(request.form.get("verzoek", ""))
