@@ -36,7 +36,7 @@ sys.path.insert(0, str(BENCH))
 import run as bench  # noqa: E402  (bench/run.py: sink, Redis, worker, inputs)
 
 PASSWORD = "wachtwoord voor de benchmark"
-POLL_SECONDS = 3.0  # what the run page's hx-trigger says (distributie/web/runs.py)
+POLL_SECONDS = 3.0  # what the run page's hx-trigger says while a run sends (web/run_state.py)
 
 
 @dataclass

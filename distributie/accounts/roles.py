@@ -29,6 +29,10 @@ class Action(StrEnum):
     RESEND = "resend"
     RETRY = "retry"
     CANCEL = "cancel"
+    APPROVE = "approve"  # someone else's run (the vier-ogenprincipe: never one's own)
+    REJECT = "reject"
+    PAUSE = "pause"
+    RESUME = "resume"
     MANAGE_ACCOUNTS = "manage-accounts"
 
 
@@ -42,6 +46,10 @@ MINIMUM_ROLE: dict[Action, Role] = {
     Action.RESEND: Role.MEDEWERKER,
     Action.RETRY: Role.MEDEWERKER,
     Action.CANCEL: Role.MEDEWERKER,
+    Action.APPROVE: Role.MEDEWERKER,
+    Action.REJECT: Role.MEDEWERKER,
+    Action.PAUSE: Role.MEDEWERKER,
+    Action.RESUME: Role.MEDEWERKER,
     Action.MANAGE_ACCOUNTS: Role.BEHEERDER,
 }
 

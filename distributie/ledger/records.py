@@ -11,7 +11,6 @@ from distributie.states import (
     RUN_ACTIVE,
     RUN_FINISHED,
     RUN_KIND_MAILING,
-    RUN_PAUSED,
 )
 
 # Every verdict a ledger script returns. The scripts spell them VERDICT.<name> (ledger/scripts.py
@@ -209,10 +208,9 @@ class RunControl:
         )
 
     def state(self, counts: dict[str, int]) -> str:
-        """The run's state now: an active or paused run with nobody left to send is finished."""
-        if self.stored_state in (RUN_ACTIVE, RUN_PAUSED) and not any(
-            counts.get(s) for s in PENDING_STATES
-        ):
+        """The run's state now: a run with nobody left to send is finished, also one that was
+        paused, or cancelled while it awaited approval or its time (nothing is left to do)."""
+        if not any(counts.get(s) for s in PENDING_STATES):
             return RUN_FINISHED
         return self.stored_state
 

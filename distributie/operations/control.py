@@ -19,6 +19,23 @@ _FROM = {
 }
 
 
+class ControlRefused(UsageError):
+    """A run control action the run's state (or the vier-ogenprincipe) does not allow; nothing
+    changed. `reason` is "same_person" (approval by the creator) or "refused" (the state)."""
+
+    def __init__(self, run_id: str, action: str, by: str, reason: str, state: str) -> None:
+        self.run_id = run_id
+        self.action = action
+        self.by = by
+        self.reason = reason
+        self.state = state
+        if reason == "same_person":
+            message = f"{by} created run {run_id}: someone else must approve it (vier-ogenprincipe)"
+        else:
+            message = f"run {run_id} is {state}: {_FROM[action]}"
+        super().__init__(message)
+
+
 @dataclass(frozen=True)
 class Controlled:
     run_id: str
@@ -30,11 +47,7 @@ def _control(session: Session, run: str, action: str, by: str) -> Controlled:
     run_id = require_run(session.ledger, run)
     result = session.ledger.control_run(run_id, action, by)
     if not isinstance(result, RunChanged):
-        if result.reason == "same_person":
-            raise UsageError(
-                f"{by} created run {run_id}: someone else must approve it (vier-ogenprincipe)"
-            )
-        raise UsageError(f"run {run_id} is {result.detail}: {_FROM[action]}")
+        raise ControlRefused(run_id, action, by, result.reason, result.detail)
     if result.to_send:
         enqueue(session, run_id, result.to_send)
     return Controlled(run_id, result.state, len(result.to_send))

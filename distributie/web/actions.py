@@ -14,6 +14,7 @@ from distributie.operations import runs as run_ops
 from distributie.web.access import current_account, requires
 from distributie.web.context import web_context
 from distributie.web.run_actions import retryable, stoppable
+from distributie.web.run_state import page_clock
 from distributie.web.runs import valid_run
 
 blueprint = Blueprint("actions", __name__, url_prefix="/verzendingen/<run>")
@@ -87,6 +88,12 @@ def cancel(run: str) -> ResponseReturnValue:
         paragraphs.append(
             f"{sending} e-mail(s) worden op dit moment verzonden: die worden afgemaakt en daarna "
             "niet opnieuw geprobeerd."
+        )
+    control = reports.RunControl.from_hash(view.info)
+    if control.stored_state == states.RUN_SCHEDULED and control.release_at:
+        paragraphs.append(
+            f"De verzending is gepland voor {page_clock().long(control.release_at)}. Na "
+            "Annuleren wordt er op dat moment niets verzonden."
         )
     paragraphs.append("U kunt geannuleerde e-mails later alsnog versturen, per ontvanger.")
     return render_template(

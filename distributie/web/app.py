@@ -20,12 +20,14 @@ from distributie.web import (
     actions,
     auth,
     context,
+    control,
     errors,
     newrun,
     previews,
     recipients,
     runs,
     security,
+    testsend,
     users,
     words,
 )
@@ -37,7 +39,7 @@ from distributie.web.sessions import RedisSessionInterface
 # Room for the other fields of a form that carries an upload of the maximum size.
 FORM_OVERHEAD_BYTES = 64 * 1024
 # The blueprints that are about runs: the menu shows "Verzendingen" as the current page.
-RUN_BLUEPRINTS = ("runs", "new", "preview", "recipients", "actions")
+RUN_BLUEPRINTS = ("runs", "new", "preview", "recipients", "actions", "control", "testsend")
 
 
 def create_app(
@@ -81,7 +83,7 @@ def create_app(
     app.before_request(access.load_account)
     security.install(app, https=settings.web_secure_cookies)
     errors.install(app)
-    for module in (auth, runs, newrun, previews, recipients, actions, users):
+    for module in (auth, runs, newrun, testsend, previews, recipients, actions, control, users):
         app.register_blueprint(module.blueprint)
     _template_helpers(app, ZoneInfo(settings.timezone))
     return app
@@ -117,5 +119,6 @@ def _template_helpers(app: Flask, zone: ZoneInfo) -> None:
             "number": number,
             "state_word": words.state_word,
             "outcome_word": words.outcome_word,
+            "run_state_word": words.run_state_word,
             "run_blueprints": RUN_BLUEPRINTS,
         }

@@ -28,15 +28,14 @@ _PAGES: dict[int, tuple[str, str]] = {
 
 
 def error_page(
-    status: int, message: str | None = None, title: str | None = None
+    status: int, message: str | None = None, title: str | None = None, back: str | None = None
 ) -> ResponseReturnValue:
+    """A Dutch error page; `back` links to the page the person came from (a run's page)."""
     default_title, default_message = _PAGES.get(status, _PAGES[400])
-    return (
-        render_template(
-            "error.html", title=title or default_title, message=message or default_message
-        ),
-        status,
+    page = render_template(
+        "error.html", title=title or default_title, message=message or default_message, back=back
     )
+    return page, status
 
 
 def install(app: Flask) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from distributie import states
 from distributie.accounts import (
     AccountExists,
     FirstUseRefused,
@@ -15,9 +16,11 @@ from distributie.accounts import (
     WeakPassword,
 )
 from distributie.errors import DistributieError
+from distributie.operations.control import ControlRefused
 from distributie.operations.runs import InvalidAddress, ResendRefused
+from distributie.operations.schedule import StartRefused
 from distributie.operations.uploads import UploadTooLarge
-from distributie.web.words import state_word
+from distributie.web.words import run_state_word, state_word
 
 LOGIN_FAILED = "De gebruikersnaam of het wachtwoord klopt niet."
 
@@ -88,12 +91,50 @@ def _dutch_for_runs(exc: DistributieError) -> str:
             f"{exc.gemeente} staat nu op ‘{state_word(exc.state)}’. Opnieuw versturen kan pas "
             "als de e-mail verzonden, mislukt, onbekend of geannuleerd is. Er is niets veranderd."
         )
+    if isinstance(exc, ControlRefused):
+        return _dutch_for_control(exc)
+    if isinstance(exc, StartRefused):
+        return START_REFUSED[exc.reason]
     if isinstance(exc, UploadTooLarge):
         return (
             f"Het bestand is {size(exc.size)}; distributie neemt lijsten aan tot "
             f"{size(exc.limit)}. Er is niets opgeslagen."
         )
     return "Dit kon niet worden uitgevoerd. Er is niets veranderd."
+
+
+# What each run control action may start from (operations.control refuses the rest).
+_CONTROL_FROM = {
+    states.OUTCOME_APPROVED: "goedkeuren kan alleen bij een verzending die op goedkeuring wacht",
+    states.OUTCOME_REJECTED: "afwijzen kan alleen bij een verzending die op goedkeuring of op "
+    "haar tijdstip wacht",
+    states.OUTCOME_PAUSED: "pauzeren kan alleen bij een verzending die bezig is",
+    states.OUTCOME_RESUMED: "hervatten kan alleen bij een gepauzeerde verzending",
+}
+
+START_REFUSED = {
+    "format": "Vul een datum en tijd in, zoals 07-12-2026 09:00, of laat het veld leeg om "
+    "meteen te verzenden.",
+    "past": "Dit tijdstip is al voorbij. Kies een tijd in de toekomst, of laat het veld leeg om "
+    "meteen te verzenden.",
+    "far": "Dit tijdstip ligt meer dan een jaar vooruit. Kies een tijd binnen een jaar.",
+}
+
+
+def own_run_refused() -> str:
+    return (
+        "U hebt deze verzending zelf aangemaakt. Volgens het vier-ogenprincipe keurt iemand "
+        "anders hem goed: een collega met de rol medewerker of beheerder. Er is niets veranderd."
+    )
+
+
+def _dutch_for_control(exc: ControlRefused) -> str:
+    if exc.reason == "same_person":
+        return own_run_refused()
+    return (
+        f"De verzending is nu {run_state_word(exc.state)}: {_CONTROL_FROM[exc.action]}. "
+        "Er is niets veranderd."
+    )
 
 
 def field_of(exc: DistributieError) -> str:

@@ -8,8 +8,12 @@ mailing's own) or the id of a kept upload; nothing else from a URL ever reaches 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -19,21 +23,34 @@ from distributie.errors import InputError
 from distributie.operations import mailings
 from distributie.operations import runs as run_ops
 from distributie.operations.mailings import CheckedMailing, MailingChoice
+from distributie.operations.schedule import StartRefused, parse_start
 from distributie.operations.uploads import UploadTooLarge, check_upload, stored_upload
 from distributie.settings import Settings
-from distributie.web.access import requires
+from distributie.web.access import current_account, requires
 from distributie.web.actions import account_name
 from distributie.web.context import web_context
 from distributie.web.errors import error_page
 from distributie.web.messages import dutch, size
 from distributie.web.once import new_token
 from distributie.web.problems import shown
+from distributie.web.words import long_moment
 
 blueprint = Blueprint("new", __name__, url_prefix="/nieuw")
 
 DEFAULT_LIST = "standaard"
 SHOWN_PROBLEMS = 500  # a table longer than this helps nobody; the count says how many more
 SHOWN_RECIPIENTS = 50
+START_FIELD = "verzenden_op"
+
+
+class StartField(NamedTuple):
+    """A field of the start's confirm step (confirm.html's `fields`)."""
+
+    name: str
+    label: str
+    type: str
+    value: str
+    hint: str
 
 
 @dataclass(frozen=True)
@@ -158,14 +175,14 @@ def _delivery(settings: Settings) -> str:
     return f"via de mailserver {settings.smtp_host}"
 
 
-@blueprint.route("/<folder>/<list_id>")
-@requires(Action.CHECK)
-def checked(folder: str, list_id: str) -> ResponseReturnValue:
-    try:
-        draft = load_draft(folder, list_id)
-    except ListRefused as exc:
-        return problems_page(exc.problems, exc.list_name)
+def checked_page(
+    draft: Draft, errors: dict[str, str] | None = None, form: dict[str, str] | None = None
+) -> str:
+    """The list passed: the count, sender, where it goes, a preview, "Proef versturen" (its
+    form filled with `form`, with `errors` beside its fields) and the way to start."""
     recipients = draft.checked.recipients.recipients
+    account = current_account()
+    test_form = {"test_to": (account.email if account else None) or "", "gemeente": ""}
     return render_template(
         "new/checked.html",
         draft=draft,
@@ -175,7 +192,70 @@ def checked(folder: str, list_id: str) -> ResponseReturnValue:
         recipients=recipients[:SHOWN_RECIPIENTS],
         all_recipients=recipients,
         delivery=_delivery(web_context().settings),
+        errors=errors or {},
+        test_form=test_form | (form or {}),
+        test_token=new_token(),
     )
+
+
+@blueprint.route("/<folder>/<list_id>")
+@requires(Action.CHECK)
+def checked(folder: str, list_id: str) -> ResponseReturnValue:
+    try:
+        draft = load_draft(folder, list_id)
+    except ListRefused as exc:
+        return problems_page(exc.problems, exc.list_name)
+    return checked_page(draft)
+
+
+def _start_page(
+    draft: Draft, token: str, typed: str = "", errors: dict[str, str] | None = None
+) -> ResponseReturnValue:
+    settings = web_context().settings
+    where = (
+        "Er wordt niets gemaild: de berichten komen als bestanden in de outbox."
+        if settings.uses_outbox
+        else f"Ze gaan via de mailserver {settings.smtp_host}."
+    )
+    paragraphs = [
+        f"U gaat {draft.count} e-mails versturen: ‘{draft.mailing.name}’ aan de "
+        f"{draft.count} ontvangers in {draft.list_name}, elk met een eigen bijlage.",
+        where,
+    ]
+    if settings.require_approval:
+        paragraphs.append(
+            "Daarna keurt een collega de verzending goed (vier-ogenprincipe): pas dan wordt er "
+            "iets verzonden. U kunt uw eigen verzending niet goedkeuren."
+        )
+    paragraphs.append(
+        "Een verzonden e-mail kunt u niet terughalen. Nog niet verzonden e-mails kunt u "
+        "daarna stoppen met Annuleren, of tegenhouden met Pauzeren."
+    )
+    button = f"Ja, verstuur {draft.count} e-mails"
+    if settings.require_approval:
+        button = f"Ja, leg de {draft.count} e-mails ter goedkeuring voor"
+    page = render_template(
+        "confirm.html",
+        title="Verzending starten",
+        paragraphs=paragraphs,
+        hook="start",
+        button=button,
+        danger=False,
+        hidden={"verzoek": token},
+        back=url_for("new.checked", folder=draft.mailing.folder, list_id=draft.list_id),
+        fields=[
+            StartField(
+                START_FIELD,
+                "Verzenden op (niet verplicht)",
+                "datetime-local",
+                typed,
+                "Laat leeg om meteen te beginnen. Met een datum en tijd begint de verzending "
+                f"pas op dat moment (tijdzone {settings.timezone}), hoogstens een jaar vooruit.",
+            )
+        ],
+        errors=errors or {},
+    )
+    return page, 422 if errors else 200
 
 
 @blueprint.route("/<folder>/<list_id>/starten", methods=["GET"])
@@ -185,44 +265,53 @@ def start(folder: str, list_id: str) -> ResponseReturnValue:
         draft = load_draft(folder, list_id)
     except ListRefused as exc:
         return problems_page(exc.problems, exc.list_name)
-    settings = web_context().settings
-    where = (
-        "Er wordt niets gemaild: de berichten komen als bestanden in de outbox."
-        if settings.uses_outbox
-        else f"Ze gaan via de mailserver {settings.smtp_host}."
-    )
-    return render_template(
-        "confirm.html",
-        title="Verzending starten",
-        paragraphs=[
-            f"U gaat {draft.count} e-mails versturen: ‘{draft.mailing.name}’ aan de "
-            f"{draft.count} ontvangers in {draft.list_name}, elk met een eigen bijlage.",
-            where,
-            "Een verzonden e-mail kunt u niet terughalen. Nog niet verzonden e-mails kunt u "
-            "daarna stoppen met Annuleren.",
-        ],
-        hook="start",
-        button=f"Ja, verstuur {draft.count} e-mails",
-        danger=False,
-        hidden={"verzoek": new_token()},
-        back=url_for("new.checked", folder=folder, list_id=list_id),
-    )
+    return _start_page(draft, new_token())
+
+
+def first_request(token: str) -> ResponseReturnValue | None:
+    """None when this is the first request with the form's one-time token; otherwise where a
+    double click or a resent form leads: the run the first one started."""
+    if not token or len(token) > 64:
+        abort(400)
+    earlier = web_context().once.claim(token)
+    if earlier:
+        return redirect(url_for("runs.show", run=earlier), code=303)
+    if earlier is not None:
+        return error_page(409, "Deze verzending wordt al gestart. Kijk bij Verzendingen.")
+    return None
+
+
+def start_time(typed: str) -> datetime | None:
+    """The optional "Verzenden op": what <input type=datetime-local> sends (2026-12-07T09:00),
+    or 07-12-2026 09:00 as people type it where a browser offers only a text field."""
+    text = typed.strip()
+    if not text:
+        return None
+    with contextlib.suppress(ValueError):
+        text = datetime.strptime(text, "%d-%m-%Y %H:%M").isoformat()
+    return parse_start(text, web_context().settings.timezone)
 
 
 @blueprint.route("/<folder>/<list_id>/starten", methods=["POST"])
 @requires(Action.START)
 def start_now(folder: str, list_id: str) -> ResponseReturnValue:
-    """Check again exactly as `send` does, then start. The form's one-time token makes a double
-    click or a resent form start nothing more: it leads to the run the first one started."""
+    """Check again exactly as `send` does, then start (at once, at its time, or after approval,
+    as the settings and the form say). The form's one-time token makes a double click or a
+    resent form start nothing more: it leads to the run the first one started."""
     context = web_context()
     token = request.form.get("verzoek", "")
-    if not token or len(token) > 64:
-        abort(400)
-    earlier = context.once.claim(token)
-    if earlier:
-        return redirect(url_for("runs.show", run=earlier), code=303)
-    if earlier is not None:
-        return error_page(409, "Deze verzending wordt al gestart. Kijk bij Verzendingen.")
+    typed = request.form.get(START_FIELD, "")[:100]
+    try:
+        when = start_time(typed)
+    except StartRefused as exc:
+        try:
+            draft = load_draft(folder, list_id)
+        except ListRefused as refused:
+            return problems_page(refused.problems, refused.list_name)
+        return _start_page(draft, token, typed, {START_FIELD: dutch(exc)})
+    answered = first_request(token)
+    if answered is not None:
+        return answered
     try:
         draft = load_draft(folder, list_id, fresh=True)
     except ListRefused as exc:
@@ -231,8 +320,21 @@ def start_now(folder: str, list_id: str) -> ResponseReturnValue:
     except BaseException:
         context.once.release(token)  # nothing was started: the form may be sent again
         raise
+    plan = run_ops.RunPlan(release_at=when, needs_approval=context.settings.require_approval)
     recipients = draft.checked.recipients.recipients
-    run_id = run_ops.start_run(context.session, draft.checked, recipients, account_name())
+    run_id = run_ops.start_run(context.session, draft.checked, recipients, account_name(), plan)
     context.once.record(token, run_id)
-    flash(f"De verzending van {draft.count} e-mails is gestart.", "success")
+    flash(_started(draft.count, plan), "success")
     return redirect(url_for("runs.show", run=run_id), code=303)
+
+
+def _started(count: int, plan: run_ops.RunPlan) -> str:
+    if plan.release_at is None and not plan.needs_approval:
+        return f"De verzending van {count} e-mails is gestart."
+    said = f"De verzending van {count} e-mails is "
+    if plan.release_at is not None:
+        zone = ZoneInfo(web_context().settings.timezone)
+        said += f"gepland voor {long_moment(plan.release_at.astimezone(zone))}"
+        said += " en wacht op goedkeuring door een collega." if plan.needs_approval else "."
+        return said
+    return said + "aangemaakt en wacht op goedkeuring door een collega."

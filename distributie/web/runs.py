@@ -16,10 +16,11 @@ from flask.typing import ResponseReturnValue
 from distributie.accounts import Action
 from distributie.operations import reports
 from distributie.operations.reports import RunView
-from distributie.web.access import light_account_check, requires
+from distributie.web.access import current_account, light_account_check, requires
 from distributie.web.context import web_context
 from distributie.web.progress import rate_words
 from distributie.web.run_actions import run_actions
+from distributie.web.run_state import page_clock, shown_run
 from distributie.web.words import (
     FILTER_ORDER,
     STATE_MEANINGS,
@@ -31,7 +32,6 @@ from distributie.web.words import (
 blueprint = Blueprint("runs", __name__)
 
 RUN_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,63}$")
-POLL_SECONDS = 3  # the live page asks for news this often (README: speed)
 
 
 @blueprint.route("/")
@@ -147,13 +147,16 @@ def _page_values(view: RunView, filters: Filters) -> dict[str, object]:
     rate = None if view.finished else context.rates.observe(view.run, view.done)
     polling = filters.live and not view.finished
     workers = context.workers_alive
+    shown = shown_run(view.info, view.counts, page_clock())
+    account = current_account()
     return {
         "view": view,
+        "shown": shown,
         "filters": Filters(view.state, view.search, view.page, filters.live),
-        "actions": run_actions(view),
+        "actions": run_actions(view, shown, account.name if account else ""),
         "rate": rate_words(rate),
         "polling": polling,
-        "poll_seconds": POLL_SECONDS,
+        "poll_seconds": shown.poll_seconds,
         "filter_order": FILTER_ORDER,
         "meanings": STATE_MEANINGS,
         "rows": rows_of(view),

@@ -8,6 +8,7 @@ shows as its English key, and tests/web/test_words.py fails.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from distributie import states
 
@@ -82,6 +83,22 @@ FILTER_ORDER = (
     states.QUEUED,
 )
 
+DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+MONTHS = (
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
+
 _CODE = re.compile(r"^([2-5])\d\d\b")
 
 
@@ -95,6 +112,14 @@ def outcome_word(outcome: str) -> str:
 
 def run_state_word(state: str) -> str:
     return RUN_STATE_WORDS.get(state, state)
+
+
+def long_moment(moment: datetime) -> str:
+    """A moment as people write it in a letter: maandag 7 december 2026 om 09:00 (with the
+    seconds only when there are any: a run scheduled a few seconds ahead)."""
+    clock = f"{moment:%H:%M:%S}" if moment.second else f"{moment:%H:%M}"
+    day = f"{DAYS[moment.weekday()]} {moment.day} {MONTHS[moment.month - 1]} {moment.year}"
+    return f"{day} om {clock}"
 
 
 def reply_in_words(state: str, reply: str, waiting: str, until: str) -> str:

@@ -6,7 +6,9 @@ Starts `distributie web` with the embedded Redis and worker in a temporary folde
 limit, so a run can be seen while it sends), creates the first account through the printed
 first-use link, adds colleagues with `distributie users add` (the same Redis while `web` holds
 it), walks through a whole run as a secretary would, and writes one PNG per page to
-docs/screenshots/.
+docs/screenshots/. Then, on a second `distributie web` that asks a second person to approve
+every run, the run control of issue 11: a proefzending, a start at a set time, approval (and
+the creator refused), pause.
 """
 
 from __future__ import annotations
@@ -16,11 +18,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -50,6 +57,17 @@ def main() -> None:
             sys.exit("no headless browser: apt-get install chromium chromium-driver")
         try:
             take(driver, web.url, web.first_use_link() or "", env, work)
+        finally:
+            web.stop()
+        # Run control (issue 11) on a page where a second person approves every run.
+        control_work = work / "control"
+        control_work.mkdir()
+        env = web_env(
+            None, data_dir=str(control_work / "data"), rate_limit="2/s", require_approval="true"
+        )
+        web = start_web(env, control_work)
+        try:
+            run_control(driver, web.url, env, control_work)
         finally:
             driver.quit()
             web.stop()
@@ -177,6 +195,86 @@ def following(driver) -> None:  # type: ignore[no-untyped-def]
     time.sleep(2)
     driver.refresh()
     shot(driver, "20-ontvanger-opnieuw-verstuurd")
+
+
+def log_in(driver, url: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    driver.delete_all_cookies()
+    driver.get(url + "/inloggen")
+    fill(driver, {"username": name, "password": PASSWORD})
+    submit(driver, "button[data-action=login]")
+
+
+def go(driver, css: str) -> None:  # type: ignore[no-untyped-def]
+    """Click what leads to a new page, and wait for it. A button in the live part of a run
+    page may be swapped for a fresh copy just then: find it again."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    for _ in range(5):
+        try:
+            driver.find_element(By.CSS_SELECTOR, css).click()
+            break
+        except StaleElementReferenceException:
+            time.sleep(0.2)
+    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
+
+
+def wait_for(driver, css: str, seconds: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not driver.find_elements(By.CSS_SELECTOR, css):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"never {css} within {seconds} s")
+        time.sleep(0.3)
+
+
+def run_control(driver, url: str, env: dict[str, str], work: Path) -> None:  # type: ignore[no-untyped-def]
+    """A proefzending, a start at a set time, approval by a colleague, pause."""
+    for name, role, email in COLLEAGUES:
+        command = [str(BIN / "distributie"), "users", "add", name, "--role", role]
+        command += ["--password-stdin"] + (["--email", email] if email else [])
+        subprocess.run(command, input=PASSWORD, text=True, env=env, cwd=work, check=True)
+    checked = url + "/nieuw/veiligheidsstrategie-2019/standaard"
+    log_in(driver, url, "j.devries")
+    driver.get(checked + "#proef")
+    shot(driver, "21-proef-versturen")
+    select = driver.find_element(By.ID, "proef-gemeente")
+    select.find_element(By.CSS_SELECTOR, "option[value=soest]").click()
+    go(driver, "form[data-action=test-send] button")
+    wait_for(driver, ".status-line[data-finished=ja]")
+    shot(driver, "22-proefzending")
+    driver.get(checked)
+    go(driver, "a[data-action=start]")
+    tomorrow = datetime.now(ZoneInfo("Europe/Amsterdam")) + timedelta(days=1)
+    start_at = driver.find_element(By.ID, "verzenden_op")
+    value = tomorrow.strftime("%Y-%m-%dT09:00")
+    driver.execute_script("arguments[0].value = arguments[1]", start_at, value)
+    shot(driver, "23-starten-op-een-tijd")
+    go(driver, "form[data-action=start] button")
+    shot(driver, "24-wacht-op-goedkeuring")
+    scheduled = driver.current_url
+    driver.get(scheduled + "/goedkeuren")
+    shot(driver, "25-eigen-verzending-goedkeuren")
+    log_in(driver, url, "m.jansen")
+    driver.get(scheduled)
+    go(driver, "a[data-action=approve]")
+    shot(driver, "26-goedkeuren-bevestigen")
+    go(driver, "form[data-action=approve] button")
+    shot(driver, "27-gepland-goedgekeurd")
+    driver.get(checked)
+    go(driver, "a[data-action=start]")
+    go(driver, "form[data-action=start] button")
+    now = driver.current_url
+    log_in(driver, url, "j.devries")
+    driver.get(now)
+    go(driver, "a[data-action=approve]")
+    go(driver, "form[data-action=approve] button")
+    time.sleep(6)  # a dozen sent, the rest to come
+    go(driver, "a[data-action=pause]")
+    shot(driver, "28-pauzeren-bevestigen")
+    go(driver, "form[data-action=pause] button")
+    time.sleep(2)  # what was being sent is finished
+    driver.refresh()
+    shot(driver, "29-gepauzeerd")
+    driver.get(url + "/")
+    shot(driver, "30-verzendingen-standen")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,10 @@ MEDEWERKER_MAY = LEZER_MAY | {
     Action.RESEND,
     Action.RETRY,
     Action.CANCEL,
+    Action.APPROVE,
+    Action.REJECT,
+    Action.PAUSE,
+    Action.RESUME,
 }
 BEHEERDER_MAY = MEDEWERKER_MAY | {Action.MANAGE_ACCOUNTS}
 

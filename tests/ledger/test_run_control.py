@@ -154,6 +154,22 @@ def test_an_active_run_with_everyone_done_is_finished(ledger: Ledger) -> None:
     assert ledger.status(run_id).run_state == states.RUN_FINISHED
 
 
+def test_a_scheduled_run_with_everyone_cancelled_is_finished_and_releases_nothing(
+    ledger: Ledger,
+) -> None:
+    run_id = _run(ledger, states.RUN_SCHEDULED, release_at=time.time() + 0.2, count=2)
+    for key in ("g1", "g2"):
+        ledger.cancel(run_id, key, "anna")
+    finished = ledger.status(run_id).run_state
+    time.sleep(0.3)
+
+    released = ledger.control_run(run_id, states.OUTCOME_RELEASED, "worker")
+
+    assert finished == states.RUN_FINISHED
+    assert isinstance(released, RunChanged) and released.to_send == []
+    assert ledger.status(run_id).run_state == states.RUN_FINISHED
+
+
 def test_recipients_handed_over_count_as_unpublished_until_their_enqueue_is_confirmed(
     ledger: Ledger,
 ) -> None:
