@@ -122,6 +122,12 @@ def _reply_to_header(reply_to: str | None) -> bytes:
     return _fold("Reply-To", reply_to) if reply_to else b""
 
 
+@functools.lru_cache(maxsize=4)
+def _date_header(date: datetime) -> bytes:
+    # Messages of the same second share it: formatting a date costs more than looking it up.
+    return b"Date: " + email.utils.format_datetime(date).encode("ascii") + _CRLF
+
+
 @functools.lru_cache(maxsize=64)
 def _run_header(run_id: str) -> bytes:
     return _fold("X-Distributie-Run", run_id)
@@ -243,9 +249,7 @@ def build_message(
         _fold_text("Subject", TEST_SUBJECT_PREFIX + rendered.subject)
         if addressing.test
         else _fold_text("Subject", rendered.subject),
-        b"Date: "
-        + email.utils.format_datetime(date or datetime.now().astimezone()).encode("ascii")
-        + _CRLF,
+        _date_header(date or datetime.now().astimezone()),
         _fold("Message-ID", addressing.message_id),
         _run_header(addressing.run_id),
         _fold_text("X-Distributie-Recipient", addressing.gemeente),

@@ -303,6 +303,7 @@ class RecipientSender:
             (attempt.claim.email,),
             attempt.run_id,
             attempt.key,
+            crlf=True,  # build_message and the DKIM header write CRLF line endings only
         )
         if self.gate is not None and not self.gate.keep():
             self.transport.close()  # its connection slot expired: reconnect through the gate

@@ -14,6 +14,8 @@ class Envelope:
     recipients: tuple[str, ...]  # RCPT TO
     run_id: str
     recipient_key: str  # file stem in the outbox
+    # The message's lines all end in CRLF already (compose builds it so): SMTP need not check.
+    crlf: bool = False
 
 
 @dataclass(frozen=True)

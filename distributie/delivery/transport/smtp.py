@@ -103,7 +103,7 @@ class SMTPTransport:
         self, envelope: Envelope, message: bytes, before_end_of_data: Callable[[], None]
     ) -> Reply:
         check_envelope(envelope)
-        body = data_body(message)
+        body = data_body(message, envelope.crlf)
         with self._lock:
             smtp = self._ready_connection()
             try:

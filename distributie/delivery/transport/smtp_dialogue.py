@@ -72,14 +72,18 @@ def early_reply(smtp: smtplib.SMTP, where: str) -> tuple[int, str] | None:
     return code, decode(line[4:].strip())
 
 
-def data_body(message: bytes) -> bytes:
-    """The DATA payload without its final dot: CRLF line endings, dot-stuffed, ending in CRLF."""
+def data_body(message: bytes, crlf: bool = False) -> bytes:
+    """The DATA payload without its final dot: CRLF line endings, dot-stuffed, ending in CRLF.
+
+    `crlf`: every line already ends in CRLF (then only the dots are looked at).
+    """
     body = message
-    crlf = body.count(_CRLF)
-    # The regular expressions cost ~0.3 ms on a 57 kB message; skip them when they would
-    # change nothing (every line already ends in CRLF; no line starts with a dot).
-    if body.count(b"\n") != crlf or body.count(b"\r") != crlf:
-        body = _LINE_ENDING.sub(_CRLF, body)
+    # The regular expressions cost ~0.3 ms on a 57 kB message, and even counting line endings
+    # a tenth of that: skip what would change nothing.
+    if not crlf:
+        pairs = body.count(_CRLF)
+        if body.count(b"\n") != pairs or body.count(b"\r") != pairs:
+            body = _LINE_ENDING.sub(_CRLF, body)
     if body.startswith(b".") or b"\n." in body:
         body = _LEADING_DOT.sub(b"..", body)
     if body and not body.endswith(_CRLF):
