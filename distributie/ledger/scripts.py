@@ -1,20 +1,22 @@
 """The ledger's Lua scripts (the .lua files beside this module), loaded once per process and
 registered once per Redis client.
 
-Every script is prefixed with tables of the names it may write, generated from states.py and
-records.py: a script says STATE.sent or OUTCOME.worker_lost, never a string of its own, and a
-misspelt name is an error in Redis instead of a silently new state.
+A script says STATE.sent or OUTCOME.worker_lost, never a string of its own: the names of
+states.py and records.py are put in as text when a script is loaded, so they cost nothing per
+call, and a misspelt name stops the script from loading instead of making a new state.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 
 import redis
 from redis.commands.core import Script
 
 from distributie import states
+from distributie.errors import InvariantError
 from distributie.ledger.records import VERDICTS
 
 SCRIPT_NAMES = (
@@ -45,30 +47,45 @@ def constants(prefix: str) -> dict[str, str]:
     }
 
 
-def _table(name: str, entries: dict[str, str], strict: bool = True) -> str:
-    table = "{" + ", ".join(f"{key} = '{value}'" for key, value in entries.items()) + "}"
-    if strict:
-        # Reading a name that does not exist is an error, not nil.
-        table = (
-            f"setmetatable({table}, {{__index = function(_, k) "
-            f"error('ledger script: no {name} named ' .. tostring(k)) end}})"
-        )
-    return f"local {name} = {table}\n"
+def names() -> dict[str, dict[str, str]]:
+    """Every name a script may use, by table: STATE.sent, OUTCOME.worker_lost, ..."""
+    return {
+        "STATE": {state: state for state in states.ALL_STATES},
+        "OUTCOME": constants("OUTCOME_"),
+        "STAGE": constants("STAGE_"),
+        "WAITING": constants("WAITING_"),
+        "VERDICT": {verdict: verdict for verdict in VERDICTS},
+        "RUN": constants("RUN_"),
+    }
+
+
+_NAME = re.compile(r"\b(STATE|OUTCOME|STAGE|WAITING|VERDICT|RUN)\.(\w+)\b")
+
+
+def resolve_names(code: str) -> str:
+    """`STATE.sent` becomes `'sent'` before Redis sees the script: the names cost nothing per
+    call, and one that Python does not define stops the script from loading at all."""
+    tables = names()
+
+    def literal(match: re.Match[str]) -> str:
+        table, key = match.groups()
+        value = tables[table].get(key)
+        if value is None:
+            raise InvariantError(f"ledger script: no {table} named {key}")
+        return f"'{value}'"
+
+    return _NAME.sub(literal, code)
 
 
 def names_prelude() -> str:
-    """The Lua tables of every name a script may use, from the Python definitions."""
+    """The sets a script looks states up in, and every state for scripts that go through all."""
     terminal = ", ".join(f"{s} = true" for s in sorted(states.TERMINAL_STATES))
     held = ", ".join(f"{s} = true" for s in sorted(states.RUN_HELD_STATES))
+    every = ", ".join(f"'{s}'" for s in states.ALL_STATES)
     return (
-        _table("STATE", {s: s for s in states.ALL_STATES})
-        + _table("OUTCOME", constants("OUTCOME_"))
-        + _table("STAGE", constants("STAGE_"))
-        + _table("WAITING", constants("WAITING_"))
-        + _table("VERDICT", {v: v for v in VERDICTS})
-        + _table("RUN", constants("RUN_"))
-        + f"local TERMINAL = {{{terminal}}}\n"
-        + f"local HELD = {{{held}}}\n"
+        f"local TERMINAL = {{{terminal}}}\n"
+        f"local HELD = {{{held}}}\n"
+        f"local ALL_STATES = {{{every}}}\n"
     )
 
 
@@ -79,7 +96,7 @@ def lua_file(name: str) -> str:
 @functools.cache
 def source(name: str) -> str:
     """The complete text of one script as Redis runs it."""
-    return names_prelude() + lua_file("common") + lua_file(name)
+    return names_prelude() + resolve_names(lua_file("common") + lua_file(name))
 
 
 class Scripts:

@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from distributie import states
+from distributie.errors import InvariantError
 from distributie.ledger import scripts
 from distributie.ledger.records import VERDICTS
 
@@ -59,9 +60,15 @@ def test_no_script_spells_a_state_or_outcome_itself(name: str) -> None:
     assert literals & EVERY_VALUE == set()
 
 
-def test_a_misspelt_name_is_an_error_in_redis_not_a_new_state(client: redis.Redis) -> None:
-    with pytest.raises(redis.ResponseError, match="no STATE named snet"):
-        client.eval(scripts.names_prelude() + "return STATE.snet", 0)
+def test_a_misspelt_name_stops_the_script_from_loading_instead_of_making_a_new_state() -> None:
+    with pytest.raises(InvariantError, match="no STATE named snet"):
+        scripts.resolve_names("return STATE.snet")
+
+
+def test_a_name_becomes_its_value_as_text(client: redis.Redis) -> None:
+    code = scripts.resolve_names("return {STATE.sent, OUTCOME.worker_lost, VERDICT.held}")
+
+    assert client.eval(code, 0) == [b"sent", b"worker-lost", b"held"]
 
 
 def test_the_terminal_states_of_the_scripts_are_those_of_python(client: redis.Redis) -> None:

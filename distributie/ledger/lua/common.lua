@@ -1,6 +1,7 @@
 -- Shared by every transition script: the server's clock, and one state change (state, counts,
--- history, event stream) in one place. STATE, OUTCOME, STAGE, VERDICT and TERMINAL are
--- generated from distributie/states.py and ledger/records.py (see ledger/scripts.py).
+-- history, event stream) in one place. STATE.<name>, OUTCOME.<name>, STAGE, VERDICT and RUN are the
+-- names of distributie/states.py and ledger/records.py, put in as text when the script is loaded;
+-- TERMINAL, HELD and ALL_STATES are generated from them too (see ledger/scripts.py).
 local function now()
   local t = redis.call('TIME')
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
