@@ -4,14 +4,16 @@ mailing's sender, a corrected address for a resend)."""
 from __future__ import annotations
 
 import functools
+import importlib
 
-import email_validator.validate_email as _checker
 from email_validator import EmailNotValidError, validate_email
 
 # A list of 10,000 addresses has only so many domains, and checking one is most of the cost of
 # checking an address (IDNA, per character): remember the domains that passed. The check is a
 # pure function of its arguments; a domain that fails raises, which is never remembered, so
 # every bad address still gets its own error.
+# (The module, not the function of the same name that the package exports.)
+_checker = importlib.import_module("email_validator.validate_email")
 if hasattr(_checker, "validate_email_domain_name"):
     _checker.validate_email_domain_name = functools.lru_cache(maxsize=4096)(
         _checker.validate_email_domain_name
