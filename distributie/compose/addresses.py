@@ -13,10 +13,10 @@ from email_validator import EmailNotValidError, validate_email
 # pure function of its arguments; a domain that fails raises, which is never remembered, so
 # every bad address still gets its own error.
 # (The module, not the function of the same name that the package exports.)
-_checker = importlib.import_module("email_validator.validate_email")
-if hasattr(_checker, "validate_email_domain_name"):
-    _checker.validate_email_domain_name = functools.lru_cache(maxsize=4096)(
-        _checker.validate_email_domain_name
+_checker = vars(importlib.import_module("email_validator.validate_email"))
+if "validate_email_domain_name" in _checker:
+    _checker["validate_email_domain_name"] = functools.lru_cache(maxsize=4096)(
+        _checker["validate_email_domain_name"]
     )
 
 

@@ -5,14 +5,16 @@ the role check) through operations.control, recorded with the logged-in account'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import PurePath
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from distributie import states
 from distributie.accounts import Action
 from distributie.operations import control, reports
+from distributie.operations.session import Session
 from distributie.web.access import requires
 from distributie.web.actions import account_name
 from distributie.web.context import web_context
@@ -72,6 +74,18 @@ def _refused(run: str, exc: control.ControlRefused) -> ResponseReturnValue:
     return error_page(409, dutch(exc), back=url_for("runs.show", run=run))
 
 
+def _change(
+    run: str, change: Callable[[Session, str, str], control.Controlled]
+) -> control.Controlled:
+    """The POST of a control: the change in the name of the logged-in account; when the ledger
+    refuses it, the refusal's page is the response and nothing changed."""
+    _run(run)
+    try:
+        return change(web_context().session, run, account_name())
+    except control.ControlRefused as exc:
+        abort(make_response(_refused(run, exc)))
+
+
 @blueprint.route("/goedkeuren", methods=["GET"])
 @requires(Action.APPROVE)
 def approve(run: str) -> ResponseReturnValue:
@@ -107,11 +121,7 @@ def approve(run: str) -> ResponseReturnValue:
 @blueprint.route("/goedkeuren", methods=["POST"])
 @requires(Action.APPROVE)
 def approve_now(run: str) -> ResponseReturnValue:
-    _run(run)
-    try:
-        done = control.approve(web_context().session, run, account_name())
-    except control.ControlRefused as exc:
-        return _refused(run, exc)
+    done = _change(run, control.approve)
     if done.state == states.RUN_SCHEDULED:
         _, later, _ = _run(run)
         return _done(run, f"Goedgekeurd. {later.sentence}")
@@ -143,11 +153,7 @@ def reject(run: str) -> ResponseReturnValue:
 @blueprint.route("/afwijzen", methods=["POST"])
 @requires(Action.REJECT)
 def reject_now(run: str) -> ResponseReturnValue:
-    _run(run)
-    try:
-        control.reject(web_context().session, run, account_name())
-    except control.ControlRefused as exc:
-        return _refused(run, exc)
+    _change(run, control.reject)
     return _done(run, "De verzending is afgewezen. Er is niets verzonden.")
 
 
@@ -176,11 +182,7 @@ def pause(run: str) -> ResponseReturnValue:
 @blueprint.route("/pauzeren", methods=["POST"])
 @requires(Action.PAUSE)
 def pause_now(run: str) -> ResponseReturnValue:
-    _run(run)
-    try:
-        control.pause(web_context().session, run, account_name())
-    except control.ControlRefused as exc:
-        return _refused(run, exc)
+    _change(run, control.pause)
     return _done(run, "De verzending is gepauzeerd. Er begint geen nieuwe verzendpoging.")
 
 
@@ -206,9 +208,5 @@ def resume(run: str) -> ResponseReturnValue:
 @blueprint.route("/hervatten", methods=["POST"])
 @requires(Action.RESUME)
 def resume_now(run: str) -> ResponseReturnValue:
-    _run(run)
-    try:
-        done = control.resume(web_context().session, run, account_name())
-    except control.ControlRefused as exc:
-        return _refused(run, exc)
+    done = _change(run, control.resume)
     return _done(run, f"De verzending gaat verder: {done.handed_over} e-mail(s) worden verstuurd.")

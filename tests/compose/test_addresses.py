@@ -33,7 +33,7 @@ def test_a_bad_domain_is_refused_every_time_it_comes() -> None:
 def test_a_domain_is_checked_once_however_many_addresses_use_it() -> None:
     from distributie.compose import addresses
 
-    check = addresses._checker.validate_email_domain_name
+    check = addresses._checker["validate_email_domain_name"]
     before = check.cache_info().hits
     for n in range(5):
         normalise_address(f"burgemeester{n}@eenmaal-gecontroleerd.example")
