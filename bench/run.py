@@ -45,6 +45,17 @@ if TYPE_CHECKING:
 BENCH = ROOT / "bench"
 WORK = BENCH / "work"
 BIN = Path(sys.executable).parent
+# Starts a command and writes its peak RSS (KiB, from wait4) to the file in argv[1]. The kernel
+# counts into a process's peak the memory it had before exec, and a child of this bench process
+# had this process's: started from a small Python, the CLI's figure is its own.
+REAPER = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 SENDER = "secretariaat@veiligheidscollege-mn.example"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -400,8 +411,13 @@ def run_distributie(
         worker_cpu0 = sum(cpu_seconds(p) for p in worker_pids)
         cpu0 = sink.cpu()
         start = time.perf_counter()
+        peak_file = WORK / "cli-peak-rss.txt"
         cli = subprocess.Popen(
             [
+                sys.executable,
+                "-c",
+                REAPER,
+                str(peak_file),
                 str(BIN / "distributie"),
                 "send",
                 "--yes",
@@ -421,15 +437,14 @@ def run_distributie(
         cli_usage: dict[str, Any] = {}
 
         def watch_cli() -> None:
-            # Read its progress, then reap it with wait4 for its peak RSS from the kernel.
+            # Read its progress, then its peak RSS as the kernel counted it (REAPER).
             assert cli.stderr is not None
             for line in cli.stderr:
                 if line.startswith("Run "):
                     marks["run"] = time.perf_counter()
-            _, status, usage = os.wait4(cli.pid, 0)
+            cli_usage["code"] = cli.wait()
             marks["cli_exit"] = time.perf_counter()
-            cli_usage["code"] = os.waitstatus_to_exitcode(status)
-            cli_usage["rss_mb"] = usage.ru_maxrss / 1024
+            cli_usage["rss_mb"] = int(peak_file.read_text()) / 1024
 
         watcher = threading.Thread(target=watch_cli, daemon=True)
         watcher.start()
