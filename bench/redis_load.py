@@ -25,7 +25,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import redis
-from run import BENCH, BIN, WORK, generate, redis_and_worker, sink_kind, smtp_sink
+from run import (
+    BENCH,
+    BIN,
+    WORK,
+    compile_package,
+    generate,
+    redis_and_worker,
+    sink_kind,
+    smtp_sink,
+)
 
 
 def counters(client: redis.Redis) -> dict[str, float]:
@@ -98,6 +107,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=BENCH / "redis_load.json")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
+    compile_package()
     runs = []
     with smtp_sink(sink_kind("auto")) as sink:
         for i in range(args.runs):
