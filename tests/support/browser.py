@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.support.web import WebProcess
@@ -94,6 +94,29 @@ def browser_driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriv
     driver.quit()
 
 
+def is_stale(element: WebElement) -> bool:
+    """Whether `element` belongs to a page the browser has left.
+
+    While the next page loads, chromedriver may answer for a node of the old one with an inspector
+    error ("Node with given id does not belong to the document") rather than "stale element",
+    which Selenium's own staleness_of does not take for an answer.
+    """
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
+
+
+def wait_until_left(driver: webdriver.Chrome, page: WebElement, seconds: float = 15) -> None:
+    """Wait until the browser has left the page whose <html> element is `page`."""
+    WebDriverWait(driver, seconds).until(lambda _: is_stale(page))
+
+
 class Browser:
     """The browser on one web server; every page it lands on is checked with axe-core."""
 
@@ -116,7 +139,7 @@ class Browser:
         """Click what leads to a new page (a button or link), and check that page."""
         old = self.driver.find_element(By.TAG_NAME, "html")
         self.driver.find_element(By.CSS_SELECTOR, css).click()
-        WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(old))
+        wait_until_left(self.driver, old)
         self.check_page()
 
     def download(self, css: str, folder: Path, timeout: float = 30) -> Path:

@@ -6,11 +6,9 @@ from __future__ import annotations
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.wait import WebDriverWait
 
 from distributie.accounts import Accounts, Role
-from tests.support.browser import Browser
+from tests.support.browser import Browser, wait_until_left
 from tests.support.web import PASSWORD, add_account
 from tests.web.test_login_in_browser import log_in
 
@@ -91,7 +89,7 @@ def tab_to(browser: Browser, css: str) -> WebElement:
 def press_enter_for_a_new_page(browser: Browser, element: WebElement) -> None:
     page = browser.find("html")
     element.send_keys(Keys.ENTER)
-    WebDriverWait(browser.driver, 15).until(expected_conditions.staleness_of(page))
+    wait_until_left(browser.driver, page)
     browser.check_page()
 
 

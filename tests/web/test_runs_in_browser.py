@@ -8,12 +8,12 @@ import email
 import email.policy
 from pathlib import Path
 
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.remote.webelement import WebElement
 
 from distributie import states
 from distributie.accounts import Accounts, Role
 from distributie.ledger import Ledger
-from tests.support.browser import Browser
+from tests.support.browser import Browser, is_stale
 from tests.support.smtp import RecordingSMTPServer
 from tests.support.web import add_account
 from tests.support.workers import WorkerPool, start_run, wait_until_settled
@@ -36,12 +36,8 @@ def start_checked_list(browser: Browser) -> None:
     browser.click("form[data-action=start] button")
 
 
-def not_reloaded(element: object) -> bool:
-    try:
-        element.is_enabled()  # type: ignore[attr-defined]
-    except StaleElementReferenceException:
-        return False
-    return True
+def not_reloaded(element: WebElement) -> bool:
+    return not is_stale(element)
 
 
 def test_an_upload_with_problems_shows_each_in_a_table_and_nothing_can_start(
