@@ -27,25 +27,13 @@ from distributie.ledger.records import ReportEvent
 from distributie.operations.rebuild import PARALLEL_FROM
 from distributie.operations.runs import create_run
 from distributie.settings import Settings
+from tests.support.cli import distributie
 from tests.support.imap import TestIMAPServer
 from tests.support.ledger import create_test_run
 from tests.support.reports import out_of_office
 from tests.support.workers import write_recipients
 
 RUN = "20191004-142501-7f3a"
-
-
-def distributie(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIBUTIE_")}
-    return subprocess.run(
-        [sys.executable, "-m", "distributie", *args],
-        env={**clean, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def _sent(ledger: Ledger, key: str) -> None:

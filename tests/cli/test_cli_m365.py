@@ -4,17 +4,15 @@ real token endpoint and XOAUTH2 SMTP server: the sign-in tried and any refusal s
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import dkim as dkimpy
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from distributie.compose.dkim import DKIMSigner, load_key
+from tests.support.cli import distributie as run_distributie
+from tests.support.keys import write_rsa_key
 from tests.support.mailings import copy_mailing, replace_in
 from tests.support.oauth import OAUTH_CLIENT_SECRET, TokenEndpoint
 from tests.support.xoauth2_smtp import XOAuth2SMTPServer
@@ -27,36 +25,15 @@ BUNDLED_DOMAIN = "veiligheidscollege-mn.example"
 def distributie(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIBUTIE_")}
-    clean.update(env or {}, COLUMNS="300", NO_COLOR="1")
-    result = subprocess.run(
-        [sys.executable, "-m", "distributie", *args],
-        env=clean,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    wide = {**(env or {}), "COLUMNS": "300", "NO_COLOR": "1"}
+    result = run_distributie(*args, env=wide, cwd=cwd, timeout=60)
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
     return result
 
 
-def write_key(path: Path, bits: int) -> Path:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return path
-
-
 @pytest.fixture(scope="module")
 def dkim_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    key = write_key(tmp_path_factory.mktemp("dkim") / "dkim.pem", 2048)
+    key = write_rsa_key(tmp_path_factory.mktemp("dkim") / "dkim.pem")
     return {"DISTRIBUTIE_DKIM_SELECTOR": SELECTOR, "DISTRIBUTIE_DKIM_KEY_FILE": str(key)}
 
 
@@ -180,7 +157,7 @@ def test_check_reports_the_dkim_signing_and_that_dns_is_not_checked(
 
 
 def test_check_refuses_an_rsa_key_shorter_than_2048_bits(tmp_path: Path, work: Path) -> None:
-    short = write_key(tmp_path / "short.pem", 1024)
+    short = write_rsa_key(tmp_path / "short.pem", 1024)
     env = {"DISTRIBUTIE_DKIM_SELECTOR": SELECTOR, "DISTRIBUTIE_DKIM_KEY_FILE": str(short)}
 
     result = distributie("check", env=env, cwd=work)

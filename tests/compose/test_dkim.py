@@ -34,6 +34,7 @@ from distributie.compose.message import build_message
 from distributie.compose.rendering import compile_mailing
 from distributie.errors import ConfigError
 from distributie.settings import Settings, load_settings
+from tests.support.keys import write_pem
 from tests.support.mailings import recipient
 
 SENDER = "secretariaat@veiligheidscollege.example"
@@ -58,17 +59,6 @@ def distributie_message(reply_to: str | None = "antwoord@veiligheidscollege.exam
         resend=0,
     )
     return build_message(rendered, addressing, DATE)
-
-
-def write_pem(path: Path, key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey) -> Path:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,6 @@ from typing import Any
 
 import dkim as dkimpy
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from dkim.util import parse_tag_value
 
 from distributie import states
@@ -25,6 +23,7 @@ from distributie.delivery.sending import RecipientSender
 from distributie.delivery.transport import SMTPTransport
 from distributie.ledger import Ledger
 from distributie.operations.runs import create_run
+from tests.support.keys import write_rsa_key
 from tests.support.mailings import replace_in
 from tests.support.oauth import TokenEndpoint
 from tests.support.smtp import RecordingSMTPServer
@@ -38,16 +37,7 @@ CHAIR = "Voorzitter Veiligheidsberaad <voorzitter@veiligheidsberaad.example>"
 
 @pytest.fixture(scope="module")
 def dkim_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("dkim") / "dkim.pem"
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return path
+    return write_rsa_key(tmp_path_factory.mktemp("dkim") / "dkim.pem")
 
 
 def dns_for(key_file: Path, domain: str) -> Callable[..., bytes | None]:

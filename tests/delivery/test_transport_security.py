@@ -12,7 +12,6 @@ import json
 import os
 import ssl
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from distributie.errors import ConfigError
 from distributie.ledger import Ledger, RecipientStatus
 from distributie.settings import Settings, load_settings
 from tests.support import smtp as smtp_support
+from tests.support.cli import distributie as run_distributie
 from tests.support.smtp import RecordingSMTPServer
 from tests.support.workers import WorkerPool, wait_until_settled, write_recipients
 
@@ -42,17 +42,7 @@ LOOPBACK_HOSTS = ["127.0.0.1", "127.10.20.30", "localhost", "LOCALHOST", "::1", 
 
 
 def distributie(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIBUTIE_")}
-    clean.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "distributie", *args],
-        env=clean,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_distributie(*args, env=env, cwd=cwd, timeout=90)
 
 
 def smtp_env(server: RecordingSMTPServer, **changes: str | None) -> dict[str, str]:

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -16,6 +13,7 @@ from pathlib import Path
 from distributie import states
 from distributie.compose.mailing import BUNDLED_MAILING, load_mailing
 from distributie.ledger import Ledger, RecipientStatus
+from tests.support.cli import distributie
 from tests.support.imap import TestIMAPServer
 from tests.support.reports import delayed_dsn, dsn, m365_ndr, out_of_office, text_bounce
 from tests.support.smtp import RecordingSMTPServer
@@ -32,19 +30,6 @@ A_PERSON = (
     b"From: Jan <jan@baarn.example>\r\nTo: secretariaat@veiligheidscollege-mn.example\r\n"
     b"Subject: Vraag over de strategie\r\nMessage-ID: <vraag-1@baarn.example>\r\n\r\nHallo,\r\n"
 )
-
-
-def distributie(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIBUTIE_")}
-    return subprocess.run(
-        [sys.executable, "-m", "distributie", *args],
-        env={**clean, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def _by_key(ledger: Ledger, run_id: str) -> dict[str, RecipientStatus]:

@@ -19,12 +19,11 @@ from pathlib import Path
 import dkim as dkimpy
 import pytest
 import trustme
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from distributie import states
 from distributie.compose.dkim import DKIMSigner, load_key
 from distributie.ledger import RecipientStatus
+from tests.support.keys import write_rsa_key
 from tests.support.oauth import TokenEndpoint, TokenRequest
 from tests.support.redis import TestRedis
 from tests.support.smtp import ReceivedMessage
@@ -67,18 +66,6 @@ class Delivery:
     logs: str
 
 
-def _dkim_key(path: Path) -> Path:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return path
-
-
 def _published(key_file: Path) -> Callable[..., bytes | None]:
     """dkimpy's DNS hook, answering with what `distributie dkim dns` says to publish."""
     key = load_key(key_file, "rsa", "DISTRIBUTIE_DKIM_KEY_FILE")
@@ -99,7 +86,7 @@ def delivery(
     root = tmp_path_factory.mktemp("m365")
     (root / "logs").mkdir()
     redis_server.flush()
-    key_file = _dkim_key(root / "dkim.pem")
+    key_file = write_rsa_key(root / "dkim.pem")
     with (
         TokenEndpoint(ca=smtp_ca, ca_file=smtp_ca_file, lifetime=LIFETIME) as endpoint,
         XOAuth2SMTPServer(ca=smtp_ca, ca_file=smtp_ca_file, endpoint=endpoint) as server,
