@@ -14,12 +14,14 @@ from email.headerregistry import Address
 
 from distributie.compose.addressing import Addressing
 from distributie.compose.bounds import RenderLimits
+from distributie.compose.docx import StaticRuns
 from distributie.compose.recipients import Recipient
 from distributie.compose.rendering import (
     CompiledMailing,
     RenderedAttachment,
     RenderedMessage,
 )
+from distributie.errors import InvariantError
 
 # Headers written on one line as they are. A Message-ID has no white space to fold at, so the
 # standard policy folds it before the "<" once the line passes 78 characters (nearly always);
@@ -70,6 +72,16 @@ _MAX_LINE = 78
 # content is the same bytes object every time, so the lookup costs one identity comparison.
 _STATIC_CACHE_SIZE = 32
 _static_parts: dict[tuple[bytes, str, str], bytes] = {}
+# Input bytes per base64 line of 76 characters.
+_BASE64_LINE = 57
+# Base64 lines of the static runs inside rendered attachments (see _base64): a run's lines
+# differ only by where the run starts relative to a line, so at most 57 entries per run.
+_STATIC_LINES_CACHE_SIZE = 256
+_static_run_lines: dict[tuple[bytes, int], bytes] = {}
+# Lines of text and HTML bodies, quoted-printable (see _text_body): the template's own lines
+# recur in every message; a full cache is emptied and starts again.
+_QP_CACHE_SIZE = 4096
+_qp_lines: dict[bytes, bytes] = {}
 
 
 def _fold(name: str, value: object) -> bytes:
@@ -143,10 +155,22 @@ def _boundary(seed: bytes) -> str:
 
 
 def _text_body(text: str) -> bytes:
-    # As the email package does: split on any line ending, end with one, then quoted-printable
-    # (binascii's C encoder, 76-character lines) with CRLF line endings.
-    body = b"\n".join(text.encode("utf-8").splitlines()) + b"\n"
-    return binascii.b2a_qp(body, istext=True).replace(b"\n", _CRLF)
+    """As the email package does: split on any line ending, end with one, then quoted-printable
+    (binascii's C encoder, 76-character lines) with CRLF line endings.
+
+    Quoted-printable encodes each line on its own, so the body is the encoded lines one after
+    the other, and a line the template writes the same for everyone is encoded once per
+    process.
+    """
+    encoded = []
+    for line in text.encode("utf-8").splitlines() or [b""]:
+        qp = _qp_lines.get(line)
+        if qp is None:
+            if len(_qp_lines) >= _QP_CACHE_SIZE:
+                _qp_lines.clear()
+            qp = _qp_lines[line] = binascii.b2a_qp(line + b"\n", istext=True).replace(b"\n", _CRLF)
+        encoded.append(qp)
+    return b"".join(encoded)
 
 
 def _text_part(text: str, subtype: bytes) -> bytes:
@@ -188,7 +212,7 @@ def _to_header(name: str, address: str) -> bytes:
     return _fold("To", _address(name, address))
 
 
-def _base64(content: bytes) -> bytes:
+def _base64_lines(content: bytes) -> bytes:
     # base64.encodebytes calls the encoder once per 57 bytes; one call and slicing is faster.
     encoded = binascii.b2a_base64(content, newline=False)
     if not encoded:
@@ -196,9 +220,44 @@ def _base64(content: bytes) -> bytes:
     return _CRLF.join([encoded[i : i + 76] for i in range(0, len(encoded), 76)]) + _CRLF
 
 
+def _static_lines(run: bytes, start: int) -> bytes:
+    """The base64 lines of `run` from `start` on, whole lines only: the same for every message
+    in which the run starts at this distance from a line boundary."""
+    key = (run, start)  # a bytes object keeps its hash: the lookup does not read the run again
+    lines = _static_run_lines.get(key)
+    if lines is None:
+        if len(_static_run_lines) >= _STATIC_LINES_CACHE_SIZE:
+            _static_run_lines.clear()
+        whole = (len(run) - start) // _BASE64_LINE * _BASE64_LINE
+        lines = _static_run_lines[key] = _base64_lines(run[start : start + whole])
+    return lines
+
+
+def _base64(content: bytes, static_runs: StaticRuns = ()) -> bytes:
+    """`content` in base64 lines of 76 characters, exactly as one pass over it writes them.
+
+    Every 57 bytes make one line, so a line boundary inside a static run starts the same
+    lines in every message: those come from a cache, and only the rest is encoded.
+    """
+    pieces = []
+    done = 0  # bytes of content written, always at a line boundary
+    for offset, run in static_runs:
+        if not content.startswith(run, offset):
+            raise InvariantError(f"a static run is not at offset {offset} of the attachment")
+        first = -(-offset // _BASE64_LINE) * _BASE64_LINE
+        last = (offset + len(run)) // _BASE64_LINE * _BASE64_LINE
+        if last - first < _BASE64_LINE * 16:
+            continue  # too short to be worth a cache entry
+        pieces.append(_base64_lines(content[done:first]))
+        pieces.append(_static_lines(run, first - offset))
+        done = last
+    pieces.append(_base64_lines(content[done:]))
+    return b"".join(pieces)
+
+
 def _attachment_part(attachment: RenderedAttachment) -> bytes:
     if not attachment.static:
-        return _attachment_headers(attachment) + _base64(attachment.content)
+        return _attachment_headers(attachment) + _base64(attachment.content, attachment.static_runs)
     key = (attachment.content, attachment.filename, attachment.mimetype)
     part = _static_parts.get(key)
     if part is None:

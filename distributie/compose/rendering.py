@@ -22,7 +22,13 @@ from jinja2.exceptions import SecurityError
 
 from distributie.compose.bounds import RenderLimits, TemplateLimitError, bounded
 from distributie.compose.characters import describe, find_invisible
-from distributie.compose.docx import DOCX_MIMETYPE, CompiledDocx, DocxTemplateError, xml_problem
+from distributie.compose.docx import (
+    DOCX_MIMETYPE,
+    CompiledDocx,
+    DocxTemplateError,
+    StaticRuns,
+    xml_problem,
+)
 from distributie.compose.mailing import AttachmentSpec, Mailing
 from distributie.compose.templates import TemplateCompiler, make_environment
 from distributie.errors import InputError, Problem
@@ -50,6 +56,9 @@ class RenderedAttachment:
     mimetype: str
     static: bool  # the same bytes for every recipient (encoded once per process)
     size_bound: int | None = None  # measured: the file is at most this large
+    # Stretches of `content` that are the same for every recipient (a .docx's static members):
+    # (offset, bytes). The message encodes them once per process.
+    static_runs: StaticRuns = ()
 
     @property
     def size(self) -> int:
@@ -206,12 +215,12 @@ class CompiledMailing:
                 return RenderedAttachment(
                     filename, b"", DOCX_MIMETYPE, False, size_bound=docx.size_bound(parts)
                 )
-            content = docx.assemble(parts)
+            content, static_runs = docx.assemble_with_runs(parts)
         except RenderError:
             raise
         except Exception as exc:
             raise _render_error(attachment.label, exc) from None
-        return RenderedAttachment(filename, content, DOCX_MIMETYPE, False)
+        return RenderedAttachment(filename, content, DOCX_MIMETYPE, False, None, static_runs)
 
 
 def _column_with(char: str, rendered: str, context: Mapping[str, object]) -> str | None:

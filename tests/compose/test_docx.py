@@ -302,3 +302,29 @@ def test_the_measured_size_is_never_below_the_built_documents(points: str) -> No
     )
 
     assert compiled.size_bound(parts) >= len(compiled.assemble(parts))
+
+
+def test_the_static_runs_are_where_assemble_says_and_the_same_bytes_for_every_recipient() -> None:
+    compiled = compile_docx()
+    first, first_runs = compiled.assemble_with_runs(compiled.render_parts(AMERSFOORT))
+    second, second_runs = compiled.assemble_with_runs(compiled.render_parts(SOEST))
+
+    assert first_runs and len(first_runs) == len(second_runs)
+    for (offset, run), (other_offset, other_run) in zip(first_runs, second_runs, strict=True):
+        assert first[offset : offset + len(run)] == run
+        assert second[other_offset : other_offset + len(other_run)] == other_run
+        assert run is other_run
+    assert first == compiled.render(AMERSFOORT)
+
+
+WITH_A_TAB_AND_A_LINE_FEED = recipient("Zeist", consultatiepunten="Een\nregel|a\tb").context()
+
+
+@pytest.mark.parametrize("context", [AMERSFOORT, SOEST, WITH_A_TAB_AND_A_LINE_FEED])
+def test_skipping_the_listing_pass_where_it_cannot_match_changes_no_byte(
+    context: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = compile_docx().render(context)
+    monkeypatch.setattr(docx_module, "_may_hold_listing", lambda xml: True)
+
+    assert compile_docx().render(context) == fast
