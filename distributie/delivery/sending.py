@@ -10,25 +10,17 @@ the attempt's outcome is recorded, so a crash between the two leaves a duplicate
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 import redis
 
 from distributie import states
-from distributie.compose.addressing import addressing_for
-from distributie.compose.bounds import RenderLimits
-from distributie.compose.dkim import DKIMError, DKIMSigner, dkim_signer
-from distributie.compose.mailing import Mailing, mailing_from_bundle
-from distributie.compose.message import ComposedMessage, compose, format_date
-from distributie.compose.recipients import Recipient
-from distributie.compose.rendering import CompiledMailing, RenderError, compile_mailing
+from distributie.delivery.attempt import Attempt, Outcome, Outgoing, outcome_of, sent_message
+from distributie.delivery.preparing import RunContext, load_run, prepare
 from distributie.delivery.throttle import RedisConnectionGate
 from distributie.delivery.transport import (
     Envelope,
@@ -36,9 +28,9 @@ from distributie.delivery.transport import (
     SendError,
     TransientSendError,
     Transport,
-    UnknownOutcomeError,
 )
-from distributie.ledger import Claim, ClaimRefused, Ledger, SentMessage
+from distributie.errors import InvariantError
+from distributie.ledger import Claim, ClaimRefused, ClaimRequest, Finish, Ledger
 from distributie.runtime.processes import holder_name, local_holder_dead
 from distributie.settings import Settings
 
@@ -58,6 +50,7 @@ class Later:
 
 
 Schedule = Callable[[str, str, int, float], None]  # run, recipient key, seq, countdown
+QueuedItem = tuple[str, int]  # recipient key, task sequence number
 
 # Longest wait for the rate window between the message body and its final dot.
 MAX_RATE_WAIT_IN_DATA = 5.0
@@ -67,77 +60,6 @@ def backoff(settings: Settings, tries: int) -> float:
     """Exponential with jitter: retries of many recipients don't arrive at the relay together."""
     delay = min(settings.retry_delay * 2 ** (tries - 1), settings.retry_delay_max)
     return float(delay * random.uniform(0.8, 1.2))
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What every message of a run shares, loaded once per process."""
-
-    mailing: Mailing
-    compiled: CompiledMailing
-    test: bool  # a proefzending: every message marked [PROEF]
-    signer: DKIMSigner | DKIMError | None  # None: no DKIM; an error: every message fails on it
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How an attempt ended, as the ledger records it."""
-
-    state: str
-    outcome: str
-    reply: str
-    code: int | None = None
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """What goes out: `prefix + message.data`, the message built with an explicit `date`.
-
-    `prefix` is the DKIM-Signature header line(s) (b"" without DKIM). The ledger records the
-    date, the prefix and the sha256 of `data` with the attempt, so the archive rebuilds
-    `prefix + build_message(rendered, addressing, date)` byte for byte without the key.
-    """
-
-    message: ComposedMessage
-    date: datetime
-    data: bytes
-    prefix: bytes = b""
-
-
-@dataclass
-class Attempt:
-    """One attempt at one recipient, from its claim to its recorded outcome."""
-
-    run_id: str
-    key: str
-    claim: Claim
-    started: float
-    message_id: str = ""
-    end_of_data_sent: bool = False  # after this, the outcome may be "accepted"
-    sent: SentMessage | None = None  # what is handed over, recorded at the end of DATA
-
-
-def sent_message(attempt: Attempt, outgoing: Outgoing) -> SentMessage:
-    """The ledger's record of what this attempt hands to the server (see `Outgoing`)."""
-    return SentMessage(
-        attempt=attempt.claim.attempt,
-        resend=attempt.claim.resend,
-        message_id=attempt.message_id,
-        email=attempt.claim.email,
-        date=format_date(outgoing.date),
-        sha256=hashlib.sha256(outgoing.data).hexdigest(),
-        size=len(outgoing.data),
-        prefix=base64.b64encode(outgoing.prefix).decode("ascii"),
-    )
-
-
-def _outcome_of(exc: SendError) -> Outcome:
-    code = exc.reply.code
-    if isinstance(exc, TransientSendError):
-        return Outcome(states.RETRYING, states.OUTCOME_TRANSIENT, str(exc.reply), code)
-    if isinstance(exc, UnknownOutcomeError):
-        return Outcome(states.UNKNOWN, states.OUTCOME_UNKNOWN, str(exc.reply), code)
-    return Outcome(states.FAILED, states.OUTCOME_PERMANENT, str(exc.reply), code)
 
 
 class RecipientSender:
@@ -156,6 +78,8 @@ class RecipientSender:
         self.gate = gate
         self.worker = holder_name()
         self._runs: dict[str, RunContext] = {}
+        # The next recipient's claim, made with the last outcome (see `send`): (run, key, seq).
+        self._claimed_ahead: tuple[tuple[str, str, int], Claim | ClaimRefused] | None = None
 
     def hand_over_connection(self) -> None:
         """Close this process's SMTP connection if another process waits for a slot.
@@ -166,8 +90,14 @@ class RecipientSender:
         if self.gate is not None and self.gate.others_waiting():
             self.transport.close()
 
-    def send(self, run_id: str, key: str, seq: int, schedule: Schedule) -> Later | None:
-        """Do what the ledger allows for this recipient now; Later when it must wait."""
+    def send(
+        self, run_id: str, key: str, seq: int, schedule: Schedule, then: QueuedItem | None = None
+    ) -> Later | None:
+        """Do what the ledger allows for this recipient now; Later when it must wait.
+
+        `then`: the recipient this process sends next, of the same run (the task's next item).
+        Its claim then goes with this recipient's outcome, in one round trip to the ledger.
+        """
         got = self._claim(run_id, key, seq)
         if not isinstance(got, Claim):
             if got.reason == "held":
@@ -196,13 +126,21 @@ class RecipientSender:
                 attempt, Outcome(state, states.OUTCOME_ERROR, f"internal error: {exc!r}"), schedule
             )
             raise
-        self._record(attempt, outcome, schedule)
+        self._record(attempt, outcome, schedule, then)
         return None
 
     # -- claim -------------------------------------------------------------------------------
 
     def _claim(self, run_id: str, key: str, seq: int) -> Claim | ClaimRefused:
-        got = self._claim_once(run_id, key, seq)
+        claimed_ahead, self._claimed_ahead = self._claimed_ahead, None
+        if claimed_ahead is not None and claimed_ahead[0] == (run_id, key, seq):
+            got = claimed_ahead[1]
+        else:
+            if claimed_ahead is not None:
+                raise InvariantError(
+                    f"claimed {claimed_ahead[0]} ahead, but the next to send is {run_id}/{key}"
+                )
+            got = self._claim_once(run_id, key, seq)
         if (
             isinstance(got, ClaimRefused)
             and got.reason == "busy"
@@ -228,68 +166,29 @@ class RecipientSender:
         return got
 
     def _claim_once(self, run_id: str, key: str, seq: int) -> Claim | ClaimRefused:
-        return self.ledger.claim(
+        return self.ledger.claim_for(self._claim_request(run_id, key, seq))
+
+    def _claim_request(self, run_id: str, key: str, seq: int) -> ClaimRequest:
+        settings = self.settings
+        return ClaimRequest(
             run_id,
             key,
             seq,
             self.worker,
-            self.settings.send_lease,
-            self.settings.rate,
-            self.settings.daily_limit,
-            self.settings.timezone,
+            settings.send_lease,
+            settings.rate,
+            settings.daily_limit,
+            settings.timezone,
         )
 
     # -- prepare and send --------------------------------------------------------------------
 
-    def _run(self, run_id: str) -> RunContext:
-        context = self._runs.get(run_id)
-        if context is None:
-            info = self.ledger.run_info(run_id)
-            mailing = mailing_from_bundle(self.ledger.load_bundle(info["templates_sha256"]))
-            test = info.get("kind") == states.RUN_KIND_TEST
-            signer: DKIMSigner | DKIMError | None
-            try:
-                signer = dkim_signer(self.settings, mailing.spec.sender.from_address)
-            except DKIMError as exc:
-                signer = exc
-            compiled = compile_mailing(mailing)
-            context = self._runs[run_id] = RunContext(mailing, compiled, test, signer)
-        return context
-
     def _prepare(self, attempt: Attempt) -> Outgoing | Outcome:
         """The message to send, or why it cannot be sent at all."""
-        run = self._run(attempt.run_id)
-        claim = attempt.claim
-        recipient = Recipient(
-            row=int(claim.data["row"]),
-            gemeente=claim.gemeente,
-            email=claim.email,
-            fields=dict(claim.data["fields"]),
-            key=attempt.key,
-        )
-        addressing = addressing_for(
-            run.mailing.spec.sender, recipient, attempt.run_id, claim.resend, run.test
-        )
-        attempt.message_id = addressing.message_id
-        # Whole seconds: the Date header holds no more, and the archive rebuilds from it.
-        date = datetime.now().astimezone().replace(microsecond=0)
-        try:
-            limits = RenderLimits(self.settings.max_message_bytes)
-            message = compose(run.compiled, recipient, addressing, date, limits=limits)
-        except RenderError as exc:
-            return Outcome(states.FAILED, states.OUTCOME_PERMANENT, str(exc))
-        limit = self.settings.max_message_bytes
-        if len(message.data) > limit:
-            reason = (
-                f"message is {len(message.data)} bytes, more than "
-                f"DISTRIBUTIE_MAX_MESSAGE_BYTES={limit}"
-            )
-            return Outcome(states.FAILED, states.OUTCOME_PERMANENT, reason)
-        if isinstance(run.signer, DKIMError):
-            return Outcome(states.FAILED, states.OUTCOME_PERMANENT, str(run.signer))
-        # Signed per attempt, over the final bytes: every header is set by now.
-        prefix = run.signer.signature_headers(message.data) if run.signer is not None else b""
-        return Outgoing(message, date, prefix + message.data, prefix)
+        run = self._runs.get(attempt.run_id)
+        if run is None:
+            run = self._runs[attempt.run_id] = load_run(self.ledger, self.settings, attempt.run_id)
+        return prepare(run, attempt, self.settings.max_message_bytes)
 
     def _prepare_and_send(self, attempt: Attempt) -> Outcome:
         prepared = self._prepare(attempt)
@@ -312,7 +211,7 @@ class RecipientSender:
                 envelope, prepared.data, lambda: self._mark_end_of_data(attempt)
             )
         except SendError as exc:
-            return _outcome_of(exc)
+            return outcome_of(exc)
         return Outcome(states.SENT, states.OUTCOME_ACCEPTED, str(reply), reply.code)
 
     def _mark_end_of_data(self, attempt: Attempt) -> None:
@@ -344,7 +243,13 @@ class RecipientSender:
 
     # -- record ------------------------------------------------------------------------------
 
-    def _record(self, attempt: Attempt, outcome: Outcome, schedule: Schedule) -> None:
+    def _record(
+        self,
+        attempt: Attempt,
+        outcome: Outcome,
+        schedule: Schedule,
+        then: QueuedItem | None = None,
+    ) -> None:
         claim = attempt.claim
         retry_delay = 0.0
         if outcome.state == states.RETRYING:
@@ -355,18 +260,22 @@ class RecipientSender:
                 retry_delay = backoff(self.settings, claim.tries)
                 # Before the outcome is recorded: see the module's docstring.
                 schedule(attempt.run_id, attempt.key, claim.seq + 1, retry_delay)
-        state = self.ledger.finish(
+        finish = Finish(
             attempt.run_id,
             attempt.key,
             claim.claim,
             self.worker,
-            outcome=outcome.outcome,
-            state=outcome.state,
-            reply=outcome.reply,
-            code=outcome.code,
-            message_id=attempt.message_id,
-            retry_delay=retry_delay,
+            outcome.outcome,
+            outcome.state,
+            outcome.reply,
+            outcome.code,
+            attempt.message_id,
+            retry_delay,
         )
+        ahead = None if then is None else self._claim_request(attempt.run_id, *then)
+        state, got = self.ledger.record_outcome(finish, ahead)
+        if ahead is not None and got is not None:
+            self._claimed_ahead = ((ahead.run_id, ahead.key, ahead.seq), got)
         log.info(
             "attempt",
             extra={

@@ -184,10 +184,13 @@ def send_batch(run_id: str, items: Sequence[Sequence[Any]]) -> None:
     """Send a few recipients of a run: [[recipient key, task sequence number], ...]."""
     sender = recipient_sender()
     errors: list[Exception] = []
-    for key, seq in items:
+    batch = [(str(key), int(seq)) for key, seq in items]
+    for index, (key, seq) in enumerate(batch):
+        # With this recipient's outcome, the ledger hands out the claim of the next one.
+        then = batch[index + 1] if index + 1 < len(batch) else None
         # One recipient's bug must not strand the others of the batch in 'queued'.
         try:
-            later = sender.send(run_id, str(key), int(seq), schedule)
+            later = sender.send(run_id, key, seq, schedule, then)
         except Exception as exc:
             log.exception(
                 "sending failed with an error", extra={"run": run_id, "gemeente": str(key)}

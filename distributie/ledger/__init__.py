@@ -12,6 +12,8 @@ from distributie.ledger.publishing import UnpublishedTask
 from distributie.ledger.records import (
     Claim,
     ClaimRefused,
+    ClaimRequest,
+    Finish,
     NewRecipient,
     NewRun,
     RecipientStatus,
@@ -29,6 +31,8 @@ from distributie.ledger.runs import new_run_id
 __all__ = [
     "Claim",
     "ClaimRefused",
+    "ClaimRequest",
+    "Finish",
     "Ledger",
     "NewRecipient",
     "NewRun",

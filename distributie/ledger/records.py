@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from distributie.settings import RateLimit
 from distributie.states import (
     PENDING_STATES,
     RUN_ACTIVE,
@@ -40,6 +41,36 @@ Verdict = Literal[
 VERDICTS: tuple[str, ...] = get_args(Verdict)
 
 RefusalReason = Literal["done", "stale", "busy", "early", "missing", "held"]
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """A task asking to take one recipient for an attempt (see Ledger.claim)."""
+
+    run_id: str
+    key: str
+    seq: int
+    worker: str
+    lease: float
+    rate: RateLimit | None = None
+    daily_limit: int | None = None
+    timezone: str = "Europe/Amsterdam"
+
+
+@dataclass(frozen=True)
+class Finish:
+    """An attempt's outcome as the ledger records it (see Ledger.finish)."""
+
+    run_id: str
+    key: str
+    claim: str
+    worker: str
+    outcome: str
+    state: str
+    reply: str
+    code: int | None
+    message_id: str
+    retry_delay: float = 0
 
 
 @dataclass(frozen=True)

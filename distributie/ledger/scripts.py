@@ -93,10 +93,20 @@ def lua_file(name: str) -> str:
     return resources.files("distributie.ledger").joinpath("lua", f"{name}.lua").read_text()
 
 
+# Scripts whose file defines `local function <name>(KEYS, ARGV)`, so that a script made of
+# several can run them too. Alone, such a script calls its function with its own KEYS and ARGV.
+_FUNCTIONS = frozenset({"finish", "claim"})
+# Scripts that run the functions of others (defined first, in this order).
+_USES = {"finish_then_claim": ("finish", "claim")}
+
+
 @functools.cache
 def source(name: str) -> str:
     """The complete text of one script as Redis runs it."""
-    return names_prelude() + resolve_names(lua_file("common") + lua_file(name))
+    code = [lua_file("common"), *(lua_file(used) for used in _USES.get(name, ())), lua_file(name)]
+    if name in _FUNCTIONS:
+        code.append(f"return {name}(KEYS, ARGV)\n")
+    return names_prelude() + resolve_names("".join(code))
 
 
 class Scripts:
@@ -109,6 +119,7 @@ class Scripts:
         self.mark_end_of_data = self._register(client, "mark_end_of_data")
         self.expire_lease = self._register(client, "expire_lease")
         self.finish = self._register(client, "finish")
+        self.finish_then_claim = self._register(client, "finish_then_claim")
         self.requeue = self._register(client, "requeue")
         self.cancel = self._register(client, "cancel")
         self.run_control = self._register(client, "run_control")

@@ -26,6 +26,8 @@ from distributie.ledger.keys import (
 from distributie.ledger.records import (
     Claim,
     ClaimRefused,
+    ClaimRequest,
+    Finish,
     RefusalReason,
     Requeued,
     RequeueRefused,
@@ -69,6 +71,62 @@ def _refusal(result: list[Any]) -> ClaimRefused:
     return ClaimRefused(reason)
 
 
+def _claim_call(request: ClaimRequest) -> tuple[list[str], list[str | int | float]]:
+    """The KEYS and ARGV of claim.lua."""
+    day = datetime.now(ZoneInfo(request.timezone)).date().isoformat()
+    keys = [
+        *transition_keys(request.run_id, request.key),
+        LEASES,
+        RATE_NEXT,
+        daily_key(day),
+        run_key(request.run_id),
+    ]
+    args = [
+        request.run_id,
+        request.key,
+        request.seq,
+        request.worker,
+        request.lease,
+        *_rate_args(request.rate),
+        request.daily_limit or 0,
+        next_day_start(request.timezone) if request.daily_limit else 0,
+    ]
+    return keys, args
+
+
+def _claimed(result: list[Any]) -> Claim | ClaimRefused:
+    if text(result[0]) != "claimed":
+        return _refusal(result)
+    return Claim(
+        claim=text(result[1]),
+        wait=max(0.0, float(result[2])),
+        email=text(result[3]),
+        resend=int(result[4]),
+        data=json.loads(result[5]),
+        tries=int(result[6]),
+        gemeente=text(result[7]),
+        taken_over_from=text(result[8]),
+    )
+
+
+def _finish_call(finish: Finish) -> tuple[list[str], list[str | int | float]]:
+    """The KEYS and ARGV of finish.lua."""
+    keys = [*transition_keys(finish.run_id, finish.key), LEASES]
+    args = [
+        finish.run_id,
+        finish.key,
+        finish.claim,
+        finish.worker,
+        finish.outcome,
+        finish.state,
+        finish.reply,
+        "" if finish.code is None else finish.code,
+        finish.message_id,
+        finish.retry_delay,
+    ]
+    return keys, args
+
+
 class Transitions:
     """The state changes of recipients (part of `Ledger`)."""
 
@@ -86,38 +144,14 @@ class Transitions:
         timezone: str = "Europe/Amsterdam",
     ) -> Claim | ClaimRefused:
         """Take the recipient for one attempt, or say why this task must not send it now."""
-        day = datetime.now(ZoneInfo(timezone)).date().isoformat()
-        result = self.scripts.claim(
-            keys=[
-                *transition_keys(run_id, key),
-                LEASES,
-                RATE_NEXT,
-                daily_key(day),
-                run_key(run_id),
-            ],
-            args=[
-                run_id,
-                key,
-                seq,
-                worker,
-                lease,
-                *_rate_args(rate),
-                daily_limit or 0,
-                next_day_start(timezone) if daily_limit else 0,
-            ],
+        return self.claim_for(
+            ClaimRequest(run_id, key, seq, worker, lease, rate, daily_limit, timezone)
         )
-        if text(result[0]) != "claimed":
-            return _refusal(result)
-        return Claim(
-            claim=text(result[1]),
-            wait=max(0.0, float(result[2])),
-            email=text(result[3]),
-            resend=int(result[4]),
-            data=json.loads(result[5]),
-            tries=int(result[6]),
-            gemeente=text(result[7]),
-            taken_over_from=text(result[8]),
-        )
+
+    def claim_for(self, request: ClaimRequest) -> Claim | ClaimRefused:
+        """`claim`, asked as a ClaimRequest."""
+        keys, args = _claim_call(request)
+        return _claimed(self.scripts.claim(keys=keys, args=args))
 
     def mark_end_of_data(
         self,
@@ -165,22 +199,25 @@ class Transitions:
         retry_delay: float = 0,
     ) -> str:
         """Record an attempt's outcome. Returns the recipient's state afterwards."""
-        result = self.scripts.finish(
-            keys=[*transition_keys(run_id, key), LEASES],
-            args=[
-                run_id,
-                key,
-                claim,
-                worker,
-                outcome,
-                state,
-                reply,
-                "" if code is None else code,
-                message_id,
-                retry_delay,
-            ],
+        finish = Finish(
+            run_id, key, claim, worker, outcome, state, reply, code, message_id, retry_delay
         )
-        return text(result[1])
+        return self.record_outcome(finish)[0]
+
+    def record_outcome(
+        self, finish: Finish, then: ClaimRequest | None = None
+    ) -> tuple[str, Claim | ClaimRefused | None]:
+        """Record an attempt's outcome and, with `then`, claim the next recipient in the same
+        round trip (each as it runs alone). Returns the recipient's state afterwards and the
+        next claim's answer."""
+        keys, args = _finish_call(finish)
+        if then is None:
+            return text(self.scripts.finish(keys=keys, args=args)[1]), None
+        claim_keys, claim_args = _claim_call(then)
+        finished, claimed = self.scripts.finish_then_claim(
+            keys=[*keys, *claim_keys], args=[*args, *claim_args]
+        )
+        return text(finished[1]), _claimed(claimed)
 
     def requeue(
         self, run_id: str, key: str, by: str, new_address: str | None, why: str

@@ -17,6 +17,7 @@ from distributie.compose.checking import check_mailing
 from distributie.compose.mailing import BUNDLED_MAILING
 from distributie.delivery.sending import Later, RecipientSender
 from distributie.delivery.transport import SMTPTransport
+from distributie.errors import InvariantError
 from distributie.ledger import Ledger
 from distributie.operations.runs import create_run
 from distributie.settings import Settings
@@ -241,3 +242,41 @@ def test_every_attempt_is_logged_with_its_run_gemeente_number_outcome_code_and_t
         (states.OUTCOME_ACCEPTED, 250),
     ]
     assert all(isinstance(a["ms"], int) and a["ms"] >= 0 for a in attempts)
+
+
+def _script_calls(ledger: Ledger) -> int:
+    stats = ledger.client.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+def test_a_batch_claims_each_next_recipient_with_the_last_outcome(
+    ledger: Ledger, smtp_server: RecordingSMTPServer, tmp_path: Path
+) -> None:
+    run_id = _run(ledger, tmp_path, count=4)
+    sender = _sender(ledger, smtp_server)
+    keys = ["gemeente-0001", "gemeente-0002", "gemeente-0003", "gemeente-0004"]
+    # The first two load the scripts into Redis (a load is an extra call).
+    sender.send(run_id, keys[0], 1, Scheduled(ledger), then=(keys[1], 1))
+    sender.send(run_id, keys[1], 1, Scheduled(ledger))
+    ledger.client.config_resetstat()
+
+    sender.send(run_id, keys[2], 1, Scheduled(ledger), then=(keys[3], 1))
+    claimed_ahead = _recipient(ledger, run_id, keys[3])
+    sender.send(run_id, keys[3], 1, Scheduled(ledger))
+
+    # Claim, end of DATA, finish with the next claim; end of DATA, finish: 5 instead of 6.
+    assert _script_calls(ledger) == 5
+    assert claimed_ahead.state == states.SENDING
+    assert [r.state for r in ledger.status(run_id, keys).recipients] == [states.SENT] * 4
+    assert len(smtp_server.messages) == 4
+
+
+def test_a_claim_made_ahead_for_another_recipient_than_the_next_is_a_bug(
+    ledger: Ledger, smtp_server: RecordingSMTPServer, tmp_path: Path
+) -> None:
+    run_id = _run(ledger, tmp_path, count=3)
+    sender = _sender(ledger, smtp_server)
+    sender.send(run_id, "gemeente-0001", 1, Scheduled(ledger), then=("gemeente-0002", 1))
+
+    with pytest.raises(InvariantError):
+        sender.send(run_id, "gemeente-0003", 1, Scheduled(ledger))
