@@ -9,6 +9,7 @@ template render per tagged part and a zip assembled from mostly precompressed by
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import struct
 import zipfile
@@ -119,16 +120,11 @@ class CompiledDocx:
                 self._static[name] = self._member(name, data)
         # The zip in order: a templated part's name, or a run of static members between them.
         self._layout: list[str | _StaticRun] = []
-        run: list[_Member] = []
-        for name in [*self._order, ""]:
-            if name in self._static:
-                run.append(self._static[name])
-                continue
-            if run:
-                self._layout.append(_static_run(run))
-                run = []
-            if name:
-                self._layout.append(name)
+        for static, group in itertools.groupby(self._order, lambda name: name in self._static):
+            if static:
+                self._layout.append(_static_run([self._static[name] for name in group]))
+            else:
+                self._layout.extend(group)
 
     def _member(self, name: str, data: bytes) -> _Member:
         encoded_name = name.encode("utf-8")

@@ -132,15 +132,13 @@ class RecipientSender:
     # -- claim -------------------------------------------------------------------------------
 
     def _claim(self, run_id: str, key: str, seq: int) -> Claim | ClaimRefused:
-        claimed_ahead, self._claimed_ahead = self._claimed_ahead, None
-        if claimed_ahead is not None and claimed_ahead[0] == (run_id, key, seq):
-            got = claimed_ahead[1]
-        else:
-            if claimed_ahead is not None:
-                raise InvariantError(
-                    f"claimed {claimed_ahead[0]} ahead, but the next to send is {run_id}/{key}"
-                )
+        ahead, self._claimed_ahead = self._claimed_ahead, None
+        if ahead is None:
             got = self._claim_once(run_id, key, seq)
+        elif ahead[0] == (run_id, key, seq):
+            got = ahead[1]
+        else:
+            raise InvariantError(f"claimed {ahead[0]} ahead, but the next is {run_id}/{key}")
         if (
             isinstance(got, ClaimRefused)
             and got.reason == "busy"

@@ -192,13 +192,11 @@ def send_batch(run_id: str, items: Sequence[Sequence[Any]]) -> None:
         try:
             later = sender.send(run_id, key, seq, schedule, then)
         except Exception as exc:
-            log.exception(
-                "sending failed with an error", extra={"run": run_id, "gemeente": str(key)}
-            )
+            log.exception("sending failed with an error", extra={"run": run_id, "gemeente": key})
             errors.append(exc)
             continue
         if isinstance(later, Later):
-            schedule(run_id, str(key), later.seq, later.countdown)
+            schedule(run_id, key, later.seq, later.countdown)
     sender.hand_over_connection()
     if errors:
         raise errors[0]
