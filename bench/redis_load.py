@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import redis
 from run import (
     BENCH,
-    BIN,
     WORK,
     compile_package,
     generate,
+    queue_run,
     redis_and_worker,
     sink_kind,
     smtp_sink,
@@ -65,17 +64,7 @@ def one_run(n: int, sink_port: int) -> dict[str, Any]:
         client.config_resetstat()
         before = counters(client)
         start = time.perf_counter()
-        subprocess.run(
-            [
-                str(BIN / "distributie"),
-                *("send", "--yes", "--no-wait", "--json"),
-                *("--recipients", str(inputs.recipients)),
-            ],
-            env=env,
-            cwd=WORK,
-            check=True,
-            capture_output=True,
-        )
+        queue_run(inputs, env)
         [run_id] = [r.decode() for r in client.zrange("distributie:runs", 0, -1)]
         while int(client.hget(f"distributie:run:{run_id}:counts", "sent") or 0) < n:
             time.sleep(0.05)

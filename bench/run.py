@@ -509,6 +509,21 @@ def _redis_cpu(client: redis.Redis) -> float:
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
+def queue_run(inputs: Inputs, env: dict[str, str]) -> None:
+    """`distributie send --yes --no-wait` of the generated list: checked, stored and queued."""
+    subprocess.run(
+        [
+            str(BIN / "distributie"),
+            *("send", "--yes", "--no-wait", "--json"),
+            *("--recipients", str(inputs.recipients)),
+        ],
+        env=env,
+        cwd=WORK,
+        check=True,
+        capture_output=True,
+    )
+
+
 def measure_round_trips(inputs: Inputs, sink: Sink) -> dict[str, Any]:
     """What the workers send to Redis per message, from MONITOR (untimed; TCP, to tell clients
     apart). The run is queued first, then the worker starts, so only worker traffic is seen.
@@ -520,17 +535,7 @@ def measure_round_trips(inputs: Inputs, sink: Sink) -> dict[str, Any]:
     seen: dict[str, int] = {}
     try:
         env = distributie_env(server.url, sink.port)
-        subprocess.run(
-            [
-                str(BIN / "distributie"),
-                *("send", "--yes", "--no-wait", "--json"),
-                *("--recipients", str(inputs.recipients)),
-            ],
-            env=env,
-            cwd=WORK,
-            check=True,
-            capture_output=True,
-        )
+        queue_run(inputs, env)
         poller = server.client()
         me = str(poller.client_info()["addr"])
         [run_id] = [r.decode() for r in poller.zrange("distributie:runs", 0, -1)]
